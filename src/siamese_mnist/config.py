@@ -1,0 +1,287 @@
+"""Typed, validated view of ``params.yaml``: one frozen dataclass per section.
+
+Unknown keys, wrong types and out-of-range values raise :class:`ParamsError` with the
+key's dotted path, so a typo in ``params.yaml`` fails at the start of a stage with one
+clear line instead of silently using a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+DATASETS = ("mnist", "fashion-mnist")
+MODELS = ("cnn", "siamese")
+TRAIN_SIZE = 60_000
+TEST_SIZE = 10_000
+NUM_CLASSES = 10
+
+
+class ParamsError(ValueError):
+    """A params file that cannot be used; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
+    train_limit: int | None = None  # None = the whole split
+    test_limit: int | None = None
+    subset_seed: int = 0
+
+    def validate(self) -> None:
+        for key, limit, size in (("train_limit", self.train_limit, TRAIN_SIZE),
+                                 ("test_limit", self.test_limit, TEST_SIZE)):
+            if limit is not None and not NUM_CLASSES <= limit <= size:
+                raise ParamsError(f"data.{key}: {limit} is out of range; allowed {NUM_CLASSES}..{size} or null")
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    seed: int = 0
+    per_epoch: int | None = None  # None = one pair per training image
+    positive_fraction: float = 0.5
+    test_pairs: int = 10_000
+
+    def validate(self) -> None:
+        if not 0.0 < self.positive_fraction < 1.0:
+            raise ParamsError(f"pairs.positive_fraction: {self.positive_fraction} is out of range; allowed (0, 1)")
+        if self.per_epoch is not None and self.per_epoch < 2:
+            raise ParamsError(f"pairs.per_epoch: {self.per_epoch} is out of range; allowed >= 2 or null")
+        if self.test_pairs < 2:
+            raise ParamsError(f"pairs.test_pairs: {self.test_pairs} is out of range; allowed >= 2")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    conv_channels: tuple[int, int] = (20, 50)
+    hidden: int = 500
+    embedding_dim: int = 2
+
+    def validate(self) -> None:
+        if len(self.conv_channels) != 2 or min(self.conv_channels) < 1:
+            raise ParamsError(f"model.conv_channels: {list(self.conv_channels)} must be two positive widths")
+        if self.hidden < 1:
+            raise ParamsError(f"model.hidden: {self.hidden} is out of range; allowed >= 1")
+        if self.embedding_dim < 1:
+            raise ParamsError(f"model.embedding_dim: {self.embedding_dim} is out of range; allowed >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    seed: int = 0
+    threads: int = 0  # 0 = one per CPU core
+    eval_batch_size: int = 4096
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ParamsError(f"train.epochs: {self.epochs} is out of range; allowed >= 1")
+        if self.threads < 0:
+            raise ParamsError(f"train.threads: {self.threads} is out of range; allowed >= 0 (0 = all cores)")
+        if self.eval_batch_size < 1:
+            raise ParamsError(f"train.eval_batch_size: {self.eval_batch_size} is out of range; allowed >= 1")
+        dev = self.device
+        ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        if not ok:
+            raise ParamsError(f"train.device: {dev!r} is not one of auto, cpu, cuda, cuda:N, mps")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation settings shared in shape by every model section."""
+
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    shift: int = 2  # random translation augmentation, in pixels (0 = off)
+
+    def validate(self, section: str) -> None:
+        if self.batch_size < 1:
+            raise ParamsError(f"{section}.batch_size: {self.batch_size} is out of range; allowed >= 1")
+        if not self.lr > 0:
+            raise ParamsError(f"{section}.lr: {self.lr} is out of range; allowed > 0")
+        if self.weight_decay < 0:
+            raise ParamsError(f"{section}.weight_decay: {self.weight_decay} is out of range; allowed >= 0")
+        if not 0 <= self.shift <= 8:
+            raise ParamsError(f"{section}.shift: {self.shift} is out of range; allowed 0..8")
+
+
+@dataclass(frozen=True)
+class CnnConfig(OptimConfig):
+    pass
+
+
+@dataclass(frozen=True)
+class SiameseConfig(OptimConfig):
+    margin: float = 1.0
+
+    def validate(self, section: str) -> None:
+        super().validate(section)
+        if not self.margin > 0:
+            raise ParamsError(f"{section}.margin: {self.margin} is out of range; allowed > 0")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    fit_samples: int = 10_000  # class-stratified train subset the embeddings are dumped for
+    seed: int = 0
+    knn_k: int = 5
+    silhouette_samples: int = 2000
+    logreg_c: float = 1.0
+
+    def validate(self) -> None:
+        if self.fit_samples < NUM_CLASSES:
+            raise ParamsError(f"evaluate.fit_samples: {self.fit_samples} is out of range; allowed >= {NUM_CLASSES}")
+        if self.knn_k < 1:
+            raise ParamsError(f"evaluate.knn_k: {self.knn_k} is out of range; allowed >= 1")
+        if self.silhouette_samples < 2 * NUM_CLASSES:
+            raise ParamsError(f"evaluate.silhouette_samples: {self.silhouette_samples} is out of range; "
+                              f"allowed >= {2 * NUM_CLASSES}")
+        if not self.logreg_c > 0:
+            raise ParamsError(f"evaluate.logreg_c: {self.logreg_c} is out of range; allowed > 0")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    epochs: tuple[int, ...] = (0, 1, 2, 5, 10, 20, 50)
+    dpi: int = 80
+    point_size: float = 1.0
+    grid_resolution: int = 300  # decision-region raster, cells per side
+
+    def validate(self) -> None:
+        if not self.epochs:
+            raise ParamsError("render.epochs: empty; list at least one epoch")
+        bad = [e for e in self.epochs if e < 0]
+        if bad:
+            raise ParamsError(f"render.epochs: {bad[0]} is negative; allowed 0..train.epochs")
+        if not 20 <= self.dpi <= 600:
+            raise ParamsError(f"render.dpi: {self.dpi} is out of range; allowed 20..600")
+        if not self.point_size > 0:
+            raise ParamsError(f"render.point_size: {self.point_size} is out of range; allowed > 0")
+        if not 10 <= self.grid_resolution <= 2000:
+            raise ParamsError(f"render.grid_resolution: {self.grid_resolution} is out of range; allowed 10..2000")
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataConfig = field(default_factory=DataConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    cnn: CnnConfig = field(default_factory=CnnConfig)
+    siamese: SiameseConfig = field(default_factory=SiameseConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+    def validate(self) -> None:
+        self.data.validate()
+        self.pairs.validate()
+        self.model.validate()
+        self.train.validate()
+        self.cnn.validate("cnn")
+        self.siamese.validate("siamese")
+        self.evaluate.validate()
+        self.render.validate()
+        too_late = [e for e in self.render.epochs if e > self.train.epochs]
+        if too_late:
+            raise ParamsError(f"render.epochs: epoch {too_late[0]} is beyond train.epochs={self.train.epochs}")
+
+    def optim(self, model: str) -> OptimConfig:
+        if model not in MODELS:
+            raise ParamsError(f"model {model!r} is unknown; known: {', '.join(MODELS)}")
+        return getattr(self, model)
+
+
+def _coerce(value: Any, hint: Any, path: str) -> Any:
+    """Check ``value`` against a type hint, converting lists to tuples; raise ParamsError on mismatch."""
+    origin = get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        inner = [o for o in options if o is not type(None)]
+        return _coerce(value, inner[0], path)
+    if origin is Literal:
+        allowed = get_args(hint)
+        if value not in allowed:
+            raise ParamsError(f"{path}: {value!r} is not one of {', '.join(map(str, allowed))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ParamsError(f"{path}: {value!r} should be a list")
+        args = get_args(hint)
+        item = args[0]
+        return tuple(_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ParamsError(f"{path}: {value!r} should be a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{path}: {value!r} should be an integer")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"{path}: {value!r} should be a string")
+        return value
+    raise TypeError(f"unsupported type hint {hint!r} at {path}")  # a bug in this module, not in params
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path or 'params'}: should be a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {path + '.' if path else ''}{close[0]}?" if close else \
+                f"; known keys: {', '.join(known)}"
+            raise ParamsError(f"{full}: unknown key{hint}")
+        hint_t = hints[key]
+        if dataclasses.is_dataclass(hint_t):
+            kwargs[key] = _build(hint_t, value, full)
+        else:
+            kwargs[key] = _coerce(value, hint_t, full)
+    return cls(**kwargs)
+
+
+def params_from_dict(raw: dict) -> Params:
+    """Build and validate :class:`Params`; missing keys take the defaults above."""
+    params = _build(Params, raw or {}, "")
+    params.validate()
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return params_from_dict(raw)
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass config as plain lists/dicts (for checkpoints and metrics files)."""
+    return _plain(dataclasses.asdict(obj))
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x

@@ -1,0 +1,228 @@
+"""Fetch, verify and load the MNIST-format IDX files.
+
+Every file is checked on its *uncompressed* bytes (size, IDX header, sha256), because
+mirrors recompress the ``.gz`` files and so their own bytes differ.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+log = logging.getLogger(__name__)
+
+MIRROR_ENV = "MNIST_MIRROR"
+
+
+@dataclass(frozen=True)
+class IdxFile:
+    name: str  # uncompressed file name; the source holds name + ".gz"
+    size: int
+    sha256: str
+    shape: tuple[int, ...]  # expected IDX dimensions
+
+
+def _files(sha: dict[str, str]) -> dict[str, IdxFile]:
+    shapes = {
+        "train-images-idx3-ubyte": (60000, 28, 28),
+        "train-labels-idx1-ubyte": (60000,),
+        "t10k-images-idx3-ubyte": (10000, 28, 28),
+        "t10k-labels-idx1-ubyte": (10000,),
+    }
+    return {n: IdxFile(n, 4 * (len(s) + 1) + int(np.prod(s)), sha[n], s) for n, s in shapes.items()}
+
+
+DATASETS: dict[str, dict] = {
+    "mnist": {
+        "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+        "classes": [str(i) for i in range(10)],
+        "files": _files({
+            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        }),
+    },
+    "fashion-mnist": {
+        "mirrors": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        "files": _files({
+            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        }),
+    },
+}
+
+
+class DataError(RuntimeError):
+    """A source or file that cannot be used; the message says which and why."""
+
+
+def class_names(dataset: str) -> list[str]:
+    return list(DATASETS[dataset]["classes"])
+
+
+def parse_idx(raw: bytes) -> np.ndarray:
+    """IDX bytes -> uint8 array of the shape the header declares.
+
+    Header: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
+    then one big-endian uint32 per dimension.
+    """
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError("not an IDX file (bad magic number)")
+    if raw[2] != 0x08:
+        raise DataError(f"IDX type code 0x{raw[2]:02x} is not unsigned byte (0x08)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError("IDX header is truncated")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(f"IDX body has {len(raw) - header} bytes, header declares {expected - header}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def verify(raw: bytes, spec: IdxFile) -> None:
+    """Check uncompressed bytes against the pinned size, IDX header and sha256."""
+    if len(raw) != spec.size:
+        raise DataError(f"{spec.name}: {len(raw)} bytes, expected {spec.size}")
+    arr = parse_idx(raw)
+    if arr.shape != spec.shape:
+        raise DataError(f"{spec.name}: IDX shape {arr.shape}, expected {spec.shape}")
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != spec.sha256:
+        raise DataError(f"{spec.name}: sha256 {digest[:12]}… does not match pinned {spec.sha256[:12]}…")
+
+
+def gunzip(blob: bytes, name: str) -> bytes:
+    try:
+        return gzip.decompress(blob)
+    except (OSError, EOFError, zlib.error) as exc:
+        hint = " (looks like an HTML page)" if blob.lstrip()[:1] == b"<" else ""
+        raise DataError(f"{name}: not a valid gzip file{hint}: {exc}") from None
+
+
+def _read_source(source: str, filename: str, timeout: float) -> bytes:
+    """The bytes of ``filename`` at ``source`` (a folder or an http(s) base URL)."""
+    if source.startswith(("http://", "https://")):
+        url = source.rstrip("/") + "/" + filename
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                chunks = []
+                with tqdm(total=total, unit="B", unit_scale=True, desc=filename, leave=False) as bar:
+                    while chunk := resp.read(1 << 16):
+                        chunks.append(chunk)
+                        bar.update(len(chunk))
+                return b"".join(chunks)
+        except urllib.error.HTTPError as exc:
+            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DataError(f"{url}: {reason}") from None
+    path = Path(source) / filename
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: {exc.strerror or exc}") from None
+
+
+def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
+    """The mirror from ``$MNIST_MIRROR`` (if set) first, then the public mirrors."""
+    env = os.environ if env is None else env
+    extra = [env[MIRROR_ENV]] if env.get(MIRROR_ENV) else []
+    return extra + list(DATASETS[dataset]["mirrors"])
+
+
+def fetch_from(source: str, dataset: str, timeout: float = 30.0) -> dict[str, bytes]:
+    """All four verified, uncompressed files from one source, or DataError."""
+    files = {}
+    for spec in DATASETS[dataset]["files"].values():
+        blob = _read_source(source, spec.name + ".gz", timeout)
+        raw = gunzip(blob, spec.name + ".gz")
+        verify(raw, spec)
+        files[spec.name] = raw
+    return files
+
+
+def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: float = 30.0) -> None:
+    """Fill ``out_dir`` with the verified IDX files of ``dataset`` from the first source that works.
+
+    The folder appears whole (built beside it, then renamed) or not at all.
+    """
+    out_dir = Path(out_dir)
+    failures = []
+    for source in sources:
+        log.info("trying %s", source)
+        try:
+            files = fetch_from(source, dataset, timeout)
+        except DataError as exc:
+            log.warning("source failed: %s", exc)
+            failures.append(f"{source}: {exc}")
+            continue
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+        try:
+            for name, raw in files.items():
+                (tmp / name).write_bytes(raw)
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            tmp.rename(out_dir)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.info("%s verified from %s", dataset, source)
+        return
+    raise DataError(f"could not download {dataset}; every source failed:\n  " + "\n  ".join(failures))
+
+
+def load_split(raw_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 28, 28) uint8 images and (N,) uint8 labels of ``train`` or ``test``."""
+    prefix = {"train": "train", "test": "t10k"}[split]
+    raw_dir = Path(raw_dir)
+    try:
+        images = parse_idx((raw_dir / f"{prefix}-images-idx3-ubyte").read_bytes())
+        labels = parse_idx((raw_dir / f"{prefix}-labels-idx1-ubyte").read_bytes())
+    except FileNotFoundError as exc:
+        raise DataError(f"{exc.filename}: missing; run the download stage first") from None
+    return images, labels
+
+
+def stratified_subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of a class-stratified random subset of ``limit`` items (all if None).
+
+    Each class gets ``limit`` × its share, rounded by largest remainder, so the counts add up exactly.
+    """
+    n = len(labels)
+    if limit is None or limit >= n:
+        return np.arange(n)
+    rng = np.random.default_rng([seed, 1])
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * limit / n
+    take = np.floor(quota).astype(int)
+    short = limit - take.sum()
+    take[np.argsort(-(quota - take), kind="stable")[:short]] += 1
+    picked = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def load_subset(raw_dir: str | Path, split: str, limit: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The split, reduced to the seeded stratified subset that every stage agrees on."""
+    images, labels = load_split(raw_dir, split)
+    idx = stratified_subset(labels, limit, seed + (0 if split == "train" else 1))
+    return images[idx], labels[idx]

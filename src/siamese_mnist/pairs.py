@@ -1,0 +1,72 @@
+"""Balanced, seeded pair indices for the Siamese network, precomputed for every epoch.
+
+Epoch ``e`` draws from ``np.random.default_rng([seed, e])`` alone, so its pairs do not depend
+on how many epochs are generated: raising ``train.epochs`` keeps earlier epochs byte-identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TEST_STREAM = 0  # rng stream id of the fixed test pairs; epochs use 1..E
+
+
+def _class_table(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """classes, members sorted by class, each class's start offset and its count."""
+    order = np.argsort(labels, kind="stable")
+    classes, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    return classes, order, starts, counts
+
+
+def draw_pairs(labels: np.ndarray, n_pairs: int, positive_fraction: float,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(n_pairs, 2) int32 indices into ``labels`` and (n_pairs,) uint8 same-class flags.
+
+    Exactly ``round(n_pairs * positive_fraction)`` pairs are positives, spread over the classes
+    within ±1 of each other, and never pair an image with itself; each negative takes a random
+    anchor and a random image of one of the other classes, chosen uniformly.
+    """
+    classes, order, starts, counts = _class_table(labels)
+    k = len(classes)
+    if k < 2:
+        raise ValueError("pairs need at least two classes")
+    if counts.min() < 2:
+        raise ValueError(f"class {classes[counts.argmin()]} has fewer than 2 images; cannot form positive pairs")
+    n_pos = int(round(n_pairs * positive_fraction))
+    n_neg = n_pairs - n_pos
+
+    # Positives: class c gets n_pos // k pairs, and n_pos % k random classes one more.
+    per_class = np.full(k, n_pos // k)
+    per_class[rng.permutation(k)[: n_pos % k]] += 1
+    pos_cls = np.repeat(np.arange(k), per_class)
+    cnt = counts[pos_cls]
+    a_off = (rng.random(n_pos) * cnt).astype(np.int64)
+    # A nonzero offset modulo the class size can never land on the anchor itself.
+    b_off = (a_off + 1 + (rng.random(n_pos) * (cnt - 1)).astype(np.int64)) % cnt
+    pos = np.stack([order[starts[pos_cls] + a_off], order[starts[pos_cls] + b_off]], axis=1)
+
+    # Negatives: anchor uniform over images; partner class uniform over the other k - 1.
+    anchor = rng.integers(0, len(labels), n_neg)
+    a_cls = np.searchsorted(classes, labels[anchor])
+    b_cls = (a_cls + rng.integers(1, k, n_neg)) % k
+    b_off = (rng.random(n_neg) * counts[b_cls]).astype(np.int64)
+    neg = np.stack([anchor, order[starts[b_cls] + b_off]], axis=1)
+
+    pairs = np.concatenate([pos, neg]).astype(np.int32)
+    same = np.concatenate([np.ones(n_pos, np.uint8), np.zeros(n_neg, np.uint8)])
+    perm = rng.permutation(n_pairs)
+    return pairs[perm], same[perm]
+
+
+def make_epoch_pairs(labels: np.ndarray, epochs: int, per_epoch: int | None, positive_fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, P, 2) int32 pair indices and (epochs, P) uint8 flags; row e-1 holds epoch e."""
+    per_epoch = len(labels) if per_epoch is None else per_epoch
+    drawn = [draw_pairs(labels, per_epoch, positive_fraction, np.random.default_rng([seed, e]))
+             for e in range(1, epochs + 1)]
+    return np.stack([p for p, _ in drawn]), np.stack([s for _, s in drawn])
+
+
+def make_test_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed, balanced (half same-class) set of pairs over the test split."""
+    return draw_pairs(labels, n_pairs, 0.5, np.random.default_rng([seed, TEST_STREAM]))

@@ -1,0 +1,113 @@
+"""The comparison grid and the per-epoch scatter images."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+from .evaluation import predict_logreg  # noqa: E402
+from .io import write_bytes  # noqa: E402
+
+COLORS = plt.get_cmap("tab10").colors
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What the render stage knows of one trained model."""
+
+    name: str
+    test: np.ndarray  # (E+1, N, 2) test embeddings per epoch
+    labels: np.ndarray  # (N,)
+    logreg_acc: dict[int, float]  # epoch -> logistic-regression test accuracy
+    logreg: dict  # final epoch's fitted logistic regression (evaluation.logreg_params)
+
+
+def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+    lo, hi = np.percentile(x, [0.1, 99.9], axis=0)
+    span = np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - pad * span, hi + pad * span
+    return (lo[0], hi[0]), (lo[1], hi[1])
+
+
+def _scatter(ax, x: np.ndarray, labels: np.ndarray, class_names: list[str], point_size: float,
+             legend: bool = True) -> None:
+    for c, name in enumerate(class_names):
+        pts = x[labels == c]
+        ax.scatter(pts[:, 0], pts[:, 1], s=point_size, color=COLORS[c % 10], label=name, linewidths=0,
+                   rasterized=True)
+    xl, yl = _limits(x)
+    ax.set_xlim(xl)
+    ax.set_ylim(yl)
+    ax.tick_params(labelsize=6)
+    if legend:
+        ax.legend(fontsize=5, markerscale=4 / max(point_size, 0.1), loc="best", ncol=2, frameon=True,
+                  handletextpad=0.1, columnspacing=0.5, borderpad=0.3)
+
+
+def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resolution: int) -> None:
+    x = run.test[-1]
+    (x0, x1), (y0, y1) = _limits(x)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    pred = predict_logreg(run.logreg, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+    cmap = ListedColormap([COLORS[c % 10] for c in range(len(class_names))])
+    ax.imshow(pred, origin="lower", extent=(x0, x1, y0, y1), cmap=cmap, vmin=-0.5,
+              vmax=len(class_names) - 0.5, alpha=0.35, aspect="auto", interpolation="nearest")
+    _scatter(ax, x, run.labels, class_names, point_size, legend=False)
+
+
+def _title(run: ModelRun, epoch: int) -> str:
+    acc = run.logreg_acc.get(epoch)
+    return f"{run.name} · epoch {epoch}" + (f" · LR acc {100 * acc:.2f}%" if acc is not None else "")
+
+
+def _png(fig, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def comparison_grid(runs: list[ModelRun], epochs: list[int], class_names: list[str], dpi: int,
+                    point_size: float, resolution: int) -> bytes:
+    """PNG bytes: one column per model, one row per epoch, and a last row of decision regions."""
+    nrows, ncols = len(epochs) + 1, len(runs)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), squeeze=False)
+    for j, run in enumerate(runs):
+        for i, epoch in enumerate(epochs):
+            ax = axes[i, j]
+            _scatter(ax, run.test[epoch], run.labels, class_names, point_size)
+            ax.set_title(_title(run, epoch), fontsize=8)
+        last = run.test.shape[0] - 1
+        _regions(axes[-1, j], run, class_names, point_size, resolution)
+        axes[-1, j].set_title(f"{run.name} · Logistic regression (epoch {last})", fontsize=8)
+    fig.tight_layout()
+    return _png(fig, dpi)
+
+
+def epoch_image(run: ModelRun, epoch: int, class_names: list[str], dpi: int, point_size: float) -> bytes:
+    """PNG bytes of one model's test embeddings at one epoch."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    _scatter(ax, run.test[epoch], run.labels, class_names, point_size)
+    ax.set_title(_title(run, epoch), fontsize=9)
+    fig.tight_layout()
+    return _png(fig, dpi)
+
+
+def write_epoch_images(out_dir: str | Path, runs: list[ModelRun], epochs: list[int], class_names: list[str],
+                       dpi: int, point_size: float) -> list[Path]:
+    out_dir = Path(out_dir)
+    paths = []
+    for run in runs:
+        for epoch in epochs:
+            path = out_dir / f"{run.name}_epoch{epoch:03d}.png"
+            write_bytes(path, epoch_image(run, epoch, class_names, dpi, point_size))
+            paths.append(path)
+    return paths

@@ -1,0 +1,81 @@
+"""Process-level concerns shared by every stage: logging, errors, seeds, device, threads."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from typing import Callable
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+
+class DeviceError(RuntimeError):
+    """A configured device that does not exist or is not available here."""
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2."""
+    from .config import ParamsError
+    from .data import DataError
+    from .io import UnsafeCheckpointError
+
+    logging.basicConfig(level=os.environ.get("LOGLEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        main()
+    except (ParamsError, DeviceError, UnsafeCheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch's global generators (code that wants randomness takes a Generator)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed that depends only on ``keys``, e.g. (train.seed, epoch)."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def set_threads(threads: int) -> int:
+    """Use ``threads`` intra-op threads (0 = one per core); returns the number in effect."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(threads or cores)
+    return torch.get_num_threads()
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA, then MPS, then CPU; an explicit device must exist, else DeviceError."""
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps and mps.is_available())
+    if name == "auto":
+        dev = torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu")
+    elif name == "cpu":
+        dev = torch.device("cpu")
+    elif name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"train.device: {name!r} requested but CUDA is not available on this machine")
+        index = int(name[5:]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"train.device: {name!r} does not exist; "
+                              f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+        dev = torch.device("cuda", index)
+    elif name == "mps":
+        if not mps_ok:
+            raise DeviceError("train.device: 'mps' requested but MPS is not available on this machine")
+        dev = torch.device("mps")
+    else:
+        raise DeviceError(f"train.device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    log.info("device: %s (train.device=%s)", dev, name)
+    return dev

@@ -1,0 +1,183 @@
+"""Training loops for the CNN and the Siamese network, with per-epoch embedding dumps.
+
+The data path is built for speed: the whole split lives on the device as one uint8 tensor,
+batches are gathered by index and normalised on the fly, and every epoch's randomness
+(order, augmentation shifts) is drawn up front on the CPU from ``(seed, epoch)`` alone, so
+it is the same on every device and an interrupted run can resume at any epoch boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .config import OptimConfig
+from .losses import contrastive_loss
+from .runtime import derive_seed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """uint8 pixels -> standardised float, with the training split's own mean and std."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, images: np.ndarray) -> "Normalizer":
+        x = images.astype(np.float64) / 255.0
+        return cls(float(x.mean()), float(x.std()))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) uint8 -> float32, channels-last (the faster conv layout on CPU)."""
+        x = x.float().mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+def to_device_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(N, 28, 28) uint8 numpy -> (N, 1, 28, 28) uint8 tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(device)
+
+
+def shift_images(x: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Translate each image by its own offset, zero-filling: (B, 1, H, W) uint8, (B, 2) in [0, 2s] -> same shape.
+
+    One gather over a padded batch; no per-image Python.
+    """
+    if max_shift == 0:
+        return x
+    b, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4)
+    rows = offsets[:, 0, None] + torch.arange(h, device=x.device)  # (B, H)
+    cols = offsets[:, 1, None] + torch.arange(w, device=x.device)  # (B, W)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+def draw_offsets(n: int, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.randint(0, 2 * max_shift + 1, (n, 2), generator=gen)
+
+
+@torch.inference_mode()
+def embed(model: nn.Module, images: torch.Tensor, norm: Normalizer, batch_size: int) -> np.ndarray:
+    """(N, 1, 28, 28) uint8 on the model's device -> (N, D) float32 numpy embeddings."""
+    was_training = model.training
+    model.eval()
+    out = [model.embed(norm(images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(out).float().cpu().numpy()
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training after ``epoch`` (0 = nothing trained yet)."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)  # one row per finished epoch
+    dumps: dict[str, list[np.ndarray]] = field(default_factory=dict)  # set name -> one (N, D) per epoch 0..epoch
+
+    def stack(self, name: str) -> np.ndarray:
+        """(epochs + 1, N, D) float32: row e holds the embeddings after epoch e."""
+        return np.stack(self.dumps[name])
+
+
+def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_epoch: int):
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch,
+                                                pct_start=0.15)
+    return opt, sched
+
+
+def _epoch_plan(model_name: str, n_items: int, cfg: OptimConfig, seed: int, epoch: int,
+                pairs: np.ndarray | None, images_per_item: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This epoch's item order and (items, images_per_item, 2) shift offsets, from (seed, epoch) alone."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
+    if model_name == "cnn":
+        order = torch.randperm(n_items, generator=gen)
+    else:  # the pair file is already shuffled per epoch
+        order = torch.arange(n_items)
+    offsets = draw_offsets(n_items * images_per_item, cfg.shift, gen).view(n_items, images_per_item, 2)
+    return order, offsets
+
+
+def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+          cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
+          dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
+          pairs: np.ndarray | None = None, same: np.ndarray | None = None, margin: float = 1.0,
+          state: TrainState | None = None, resume: dict | None = None,
+          on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
+    """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
+
+    cnn: ``images`` (N, 1, 28, 28) uint8 and ``labels`` (N,) on the device.
+    siamese: additionally ``pairs`` (epochs, P, 2) int32 indices into ``images`` and ``same`` (epochs, P).
+    ``dump_sets`` maps a name to uint8 images embedded at epoch 0 and after every epoch.
+    ``state``/``resume`` (optimizer and scheduler state dicts) continue an interrupted run exactly.
+    """
+    device = images.device
+    siamese = model_name == "siamese"
+    n_items = pairs.shape[1] if siamese else len(images)
+    steps = math.ceil(n_items / cfg.batch_size)
+    model.to(device).to(memory_format=torch.channels_last)
+    opt, sched = make_optimizer(model, cfg, epochs, steps)
+    state = state or TrainState()
+    if resume is not None:
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+    if state.epoch == 0 and not state.dumps:
+        state.dumps = {k: [embed(model, x, norm, eval_batch_size)] for k, x in dump_sets.items()}
+        if on_epoch_end:
+            on_epoch_end(state, model, opt, sched)
+
+    for epoch in range(state.epoch + 1, epochs + 1):
+        torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
+        order, offsets = _epoch_plan(model_name, n_items, cfg, seed, epoch, pairs, 2 if siamese else 1)
+        order, offsets = order.to(device), offsets.to(device)
+        if siamese:
+            ep_pairs = torch.from_numpy(pairs[epoch - 1]).to(device)
+            ep_same = torch.from_numpy(same[epoch - 1]).to(device)
+        model.train()
+        total = torch.zeros((), device=device)  # summed on the device: no host sync per step
+        t0 = time.perf_counter()
+        bar = tqdm(range(steps), desc=f"{model_name} epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
+        for step in bar:
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            off = offsets[idx]
+            if siamese:
+                pi = ep_pairs[idx].long()
+                a = norm(shift_images(images[pi[:, 0]], off[:, 0], cfg.shift))
+                b = norm(shift_images(images[pi[:, 1]], off[:, 1], cfg.shift))
+                ea, eb = model(a, b)
+                loss = contrastive_loss(ea, eb, ep_same[idx], margin)
+            else:
+                x = norm(shift_images(images[idx], off[:, 0], cfg.shift))
+                loss = F.cross_entropy(model(x), labels[idx].long())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.detach() * len(idx)
+        bar.close()
+        mean_loss = float(total) / n_items
+        seconds = time.perf_counter() - t0
+        n_images = n_items * (2 if siamese else 1)
+        state.history.append({"epoch": epoch, "loss": mean_loss, "lr": sched.get_last_lr()[0],
+                              "seconds": seconds, "images_per_s": n_images / seconds})
+        for k, x in dump_sets.items():
+            state.dumps[k].append(embed(model, x, norm, eval_batch_size))
+        state.epoch = epoch
+        log.info("%s epoch %d/%d: loss %.4f, %.1f s, %.0f images/s", model_name, epoch, epochs,
+                 mean_loss, seconds, n_images / seconds)
+        if on_epoch_end:
+            on_epoch_end(state, model, opt, sched)
+    return state

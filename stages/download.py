@@ -1,0 +1,30 @@
+"""Stage `download`: fetch and verify the IDX files of `data.dataset` into OUT_DIR.
+
+Sources: $MNIST_MIRROR (a folder or an http(s) base URL) when set, then the public mirrors.
+The mirror is deliberately not a param: switching mirrors must not rerun anything.
+"""
+
+import argparse
+import logging
+
+import _bootstrap  # noqa: F401
+
+from siamese_mnist.config import load_params
+from siamese_mnist.data import download, sources_for
+from siamese_mnist.runtime import run_stage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out_dir")
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request")
+    args = ap.parse_args()
+    params = load_params(args.params)
+    sources = sources_for(params.data.dataset)
+    logging.getLogger(__name__).info("sources: %s", ", ".join(sources))
+    download(params.data.dataset, args.out_dir, sources, timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    run_stage(main)
