@@ -24,6 +24,7 @@ from tqdm import tqdm
 log = logging.getLogger(__name__)
 
 MIRROR_ENV = "MNIST_MIRROR"
+OFFLINE_ENV = "MNIST_OFFLINE"  # "1": use $MNIST_MIRROR only, never the public mirrors
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,13 @@ def _read_source(source: str, filename: str, timeout: float) -> bytes:
 
 
 def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
-    """The mirror from ``$MNIST_MIRROR`` (if set) first, then the public mirrors."""
+    """The mirror from ``$MNIST_MIRROR`` (if set) first, then the public mirrors unless ``$MNIST_OFFLINE=1``."""
     env = os.environ if env is None else env
     extra = [env[MIRROR_ENV]] if env.get(MIRROR_ENV) else []
-    return extra + list(DATASETS[dataset]["mirrors"])
+    public = [] if env.get(OFFLINE_ENV, "") == "1" else list(DATASETS[dataset]["mirrors"])
+    if not extra + public:
+        raise DataError(f"{OFFLINE_ENV}=1 but {MIRROR_ENV} is not set: no source to download from")
+    return extra + public
 
 
 def fetch_from(source: str, dataset: str, timeout: float = 30.0) -> dict[str, bytes]:

@@ -1,0 +1,104 @@
+"""One way to make a temporary git + DVC repo of this project on a tiny config, and to drive the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", "data/.gitignore"]
+
+TINY = {
+    "data": {"train_limit": 2000, "test_limit": 1000},
+    "train": {"epochs": 2},
+    "pairs": {"test_pairs": 1000},
+    "evaluate": {"fit_samples": 1000, "silhouette_samples": 500},
+    "render": {"epochs": [0, 1, 2], "grid_resolution": 60},
+}
+
+
+class Repo:
+    def __init__(self, path: Path, env: dict[str, str]):
+        self.path = path
+        self.env = env
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        proc = subprocess.run(list(args), cwd=self.path, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, "-m", "dvc", *args, check=check)
+
+    def git(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("git", *args)
+
+    def status(self) -> dict:
+        return json.loads(self.dvc("status", "--json").stdout or "{}")
+
+    def set_params(self, **sections: dict) -> None:
+        path = self.path / "params.yaml"
+        raw = yaml.safe_load(path.read_text())
+        for section, values in sections.items():
+            raw[section].update(values)
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    def copy(self, dest: Path) -> "Repo":
+        shutil.copytree(self.path, dest, symlinks=True)
+        return Repo(dest, self.env)
+
+
+def base_env(mirror: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DVC_NO_ANALYTICS": "1", "MNIST_MIRROR": mirror, "MNIST_OFFLINE": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def make_repo(path: Path, mirror: str, **overrides: dict) -> Repo:
+    """A fresh git + DVC repo holding this project's pipeline, on the tiny config plus ``overrides``."""
+    path.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, path / name)
+    repo = Repo(path, base_env(mirror))
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.name", "test")
+    repo.git("config", "user.email", "test@example.invalid")
+    repo.dvc("init", "-q")
+    repo.set_params(**{k: {**TINY.get(k, {}), **overrides.get(k, {})} for k in TINY.keys() | overrides.keys()})
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "tiny pipeline")
+    return repo
+
+
+@pytest.fixture
+def new_repo(tmp_path):
+    """new_repo(mirror, **overrides) -> a fresh tiny repo under this test's tmp_path."""
+    return lambda mirror, **overrides: make_repo(tmp_path / "repo", mirror, **overrides)
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory, mnist_dir) -> Repo:
+    """The whole tiny pipeline, reproduced once with the real `dvc repro`; copy it before changing it."""
+    repo = make_repo(tmp_path_factory.mktemp("pipeline") / "repo", str(mnist_dir))
+    repo.dvc("repro")
+    return repo

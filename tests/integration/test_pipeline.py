@@ -1,0 +1,103 @@
+"""The real `dvc` CLI over the tiny pipeline in temporary git repos."""
+
+import gzip
+import re
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.integration
+
+OUTPUTS = ["data/raw/train-images-idx3-ubyte", "data/pairs/train.npz", "data/pairs/test.npz",
+           "models/cnn.pt", "models/siamese.pt", "embeddings/cnn.npz", "embeddings/siamese.npz",
+           "plots/train/cnn.csv", "plots/train/siamese.csv", "plots/eval/cnn.csv", "plots/eval/siamese.csv",
+           "metrics/cnn.json", "metrics/siamese.json", "plots/comparison_grid.png",
+           "plots/epochs/cnn_epoch002.png", "plots/epochs/siamese_epoch000.png"]
+
+
+def test_download_and_pairs_over_http(new_repo, mnist_dir, serve):
+    repo = new_repo(serve(mnist_dir))
+    repo.dvc("repro", "pairs")
+    assert sorted(p.name for p in (repo.path / "data/raw").iterdir()) == [
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
+    with np.load(repo.path / "data/pairs/train.npz") as f:
+        assert f["pairs"].shape == (2, 2000, 2) and f["pairs"].dtype == np.int32
+        assert f["same"].sum() == 2 * 1000
+    again = repo.dvc("repro", "pairs").stdout
+    assert "Running stage" not in again and "up to date" in again
+
+
+def test_corrupted_mirror_fails_cleanly(tmp_path, new_repo, mnist_dir, serve):
+    bad = tmp_path / "mirror"
+    shutil.copytree(mnist_dir, bad)
+    raw = bytearray(gzip.decompress((bad / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    raw[100] = (raw[100] + 1) % 10
+    (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    repo = new_repo(serve(bad))
+    proc = repo.dvc("repro", "download", check=False)
+    assert proc.returncode != 0
+    assert "could not download mnist" in proc.stderr and "t10k-labels-idx1-ubyte: sha256" in proc.stderr
+    assert not (repo.path / "data/raw").exists()
+    assert not [p for p in (repo.path / "data").iterdir() if p.name != ".gitignore"]
+
+
+def test_full_pipeline_outputs_and_metrics(pipeline_repo):
+    for rel in OUTPUTS:
+        assert (pipeline_repo.path / rel).exists(), rel
+    metrics = json.loads(pipeline_repo.dvc("metrics", "show", "--json").stdout)
+    flat = json.dumps(metrics)
+    for model in ("cnn", "siamese"):
+        data = next(v for k, v in _files(metrics).items() if k == f"metrics/{model}.json")
+        assert 0.1 < data["logreg_acc"] <= 1.0 and data["epoch"] == 2
+        assert {"knn_acc", "silhouette", "roc_auc", "pair_accuracy", "threshold"} <= data.keys()
+    assert "torch_version" in flat
+    emb = np.load(pipeline_repo.path / "embeddings/siamese.npz")
+    assert emb["test"].shape == (3, 1000, 2) and emb["fit"].shape == (3, 1000, 2)
+
+
+def _files(metrics_json: dict) -> dict:
+    """{path: data} from `dvc metrics show --json` (workspace revision)."""
+    out = {}
+    for rev in metrics_json.values():
+        for path, entry in rev["data"].items():
+            out[path] = entry["data"]
+    return out
+
+
+def test_second_repro_runs_nothing(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    out = repo.dvc("repro").stdout
+    assert "Running stage" not in out
+    assert repo.status() == {}
+
+
+def test_render_param_reruns_only_render(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.set_params(render={"dpi": 60})
+    assert set(repo.status()) == {"render"}
+    out = repo.dvc("repro").stdout
+    assert "Running stage 'render'" in out and out.count("Running stage") == 1
+
+
+def ran(repro_stdout: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", repro_stdout))
+
+
+def test_siamese_param_leaves_cnn_up_to_date(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.set_params(siamese={"margin": 2.0})
+    assert set(repo.status()) == {"train_siamese"}
+    assert ran(repo.dvc("repro").stdout) == {"train_siamese", "evaluate_siamese", "render"}
+    repo.set_params(cnn={"lr": 0.001})
+    assert set(repo.status()) == {"train_cnn"}
+    repo.set_params(cnn={"lr": 0.003}, pairs={"per_epoch": 1000})
+    assert set(repo.status()) == {"pairs"}
+
+
+def test_render_epoch_beyond_training_is_refused(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.set_params(render={"epochs": [0, 7]})
+    proc = repo.dvc("repro", "render", check=False)
+    assert proc.returncode != 0 and "render.epochs: epoch 7 is beyond train.epochs=2" in proc.stderr

@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from siamese_mnist.config import Params, ParamsError, load_params, params_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_repo_params_load_and_match_dataclass_defaults():
+    # params.yaml is the documented default; the dataclasses must agree with it
+    assert load_params(ROOT / "params.yaml") == Params()
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"train": {"epoch": 5}}, "train.epoch: unknown key; did you mean train.epochs?"),
+    ({"trian": {}}, "trian: unknown key; did you mean train?"),
+    ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range"),
+    ({"train": {"epochs": "ten"}}, "train.epochs: 'ten' should be an integer"),
+    ({"siamese": {"margin": 0}}, "siamese.margin: 0.0 is out of range; allowed > 0"),
+    ({"pairs": {"positive_fraction": 1.0}}, "pairs.positive_fraction: 1.0 is out of range; allowed (0, 1)"),
+    ({"cnn": {"batch_size": 0}}, "cnn.batch_size: 0 is out of range"),
+    ({"siamese": {"lr": -0.1}}, "siamese.lr: -0.1 is out of range; allowed > 0"),
+    ({"render": {"epochs": [0, -1]}}, "render.epochs: -1 is negative"),
+    ({"render": {"epochs": [0, 60]}}, "render.epochs: epoch 60 is beyond train.epochs=50"),
+    ({"data": {"dataset": "cifar"}}, "data.dataset: 'cifar' is not one of mnist, fashion-mnist"),
+    ({"train": {"device": "tpu"}}, "train.device: 'tpu' is not one of"),
+    ({"data": {"train_limit": 70000}}, "data.train_limit: 70000 is out of range; allowed 10..60000"),
+    ({"data": {"train_limit": 5}}, "data.train_limit: 5 is out of range"),
+    ({"model": {"conv_channels": [8]}}, "model.conv_channels: [8] must be two positive widths"),
+])
+def test_bad_params_name_the_key(patch, message):
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in patch.items():
+        raw.setdefault(section, {}).update(values)
+    with pytest.raises(ParamsError) as exc:
+        params_from_dict(raw)
+    assert message in str(exc.value)
+
+
+def test_tuples_and_nulls_are_coerced():
+    p = params_from_dict({"render": {"epochs": [0, 1]}, "data": {"train_limit": None}})
+    assert p.render.epochs == (0, 1) and p.data.train_limit is None

@@ -1,0 +1,68 @@
+import time
+
+import numpy as np
+import pytest
+
+from siamese_mnist.pairs import draw_pairs, make_epoch_pairs, make_test_pairs
+
+
+@pytest.fixture(scope="module")
+def labels():
+    rng = np.random.default_rng(0)
+    return rng.permutation(np.repeat(np.arange(10), rng.integers(50, 120, 10)))
+
+
+def test_exact_balance_and_class_spread(labels):
+    pairs, same = draw_pairs(labels, 1001, 0.5, np.random.default_rng(1))
+    assert pairs.dtype == np.int32 and pairs.shape == (1001, 2) and same.dtype == np.uint8
+    assert same.sum() == 500  # round(1001 * 0.5) = 500 (banker's rounding of 500.5)
+    pos = pairs[same == 1]
+    per_class = np.bincount(labels[pos[:, 0]], minlength=10)
+    assert per_class.max() - per_class.min() <= 1
+    assert np.all(labels[pos[:, 0]] == labels[pos[:, 1]])
+    assert np.all(pos[:, 0] != pos[:, 1])  # never an image with itself
+    neg = pairs[same == 0]
+    assert np.all(labels[neg[:, 0]] != labels[neg[:, 1]])
+
+
+def test_other_positive_fraction_is_exact(labels):
+    _, same = draw_pairs(labels, 400, 0.3, np.random.default_rng(2))
+    assert same.sum() == 120
+
+
+def test_two_image_class_never_self_pairs():
+    labels = np.array([0, 0, 1, 1, 1])
+    pairs, same = draw_pairs(labels, 200, 0.5, np.random.default_rng(0))
+    pos = pairs[same == 1]
+    assert np.all(pos[:, 0] != pos[:, 1])
+
+
+def test_same_seed_same_bytes_and_prefix_stable(labels):
+    a_pairs, a_same = make_epoch_pairs(labels, 3, 300, 0.5, seed=7)
+    b_pairs, b_same = make_epoch_pairs(labels, 3, 300, 0.5, seed=7)
+    assert a_pairs.tobytes() == b_pairs.tobytes() and a_same.tobytes() == b_same.tobytes()
+    longer, _ = make_epoch_pairs(labels, 5, 300, 0.5, seed=7)
+    assert longer[:3].tobytes() == a_pairs.tobytes()
+    other, _ = make_epoch_pairs(labels, 3, 300, 0.5, seed=8)
+    assert other.tobytes() != a_pairs.tobytes()
+    assert not np.array_equal(a_pairs[0], a_pairs[1])  # epochs differ from each other
+
+
+def test_default_per_epoch_is_training_set_size(labels):
+    pairs, _ = make_epoch_pairs(labels, 2, None, 0.5, seed=0)
+    assert pairs.shape == (2, len(labels), 2)
+
+
+def test_test_pairs_are_balanced_and_fixed(labels):
+    p1, s1 = make_test_pairs(labels, 100, seed=0)
+    p2, _ = make_test_pairs(labels, 100, seed=0)
+    assert s1.sum() == 50 and np.array_equal(p1, p2)
+
+
+def test_default_size_builds_fast():
+    labels = np.random.default_rng(0).integers(0, 10, 60_000)
+    t0 = time.perf_counter()
+    pairs, _ = make_epoch_pairs(labels, 50, None, 0.5, seed=0)
+    elapsed = time.perf_counter() - t0
+    assert pairs.shape == (50, 60_000, 2)
+    assert elapsed < 10  # the goal is < 2 s; this bound only catches a per-pair Python loop
