@@ -5,8 +5,6 @@ ends byte-identical to an uninterrupted run.
 """
 
 import argparse
-import platform
-
 import _bootstrap  # noqa: F401
 import torch
 
@@ -15,7 +13,8 @@ from siamese_mnist.config import load_params
 from siamese_mnist.data import load_subset, stratified_subset
 from siamese_mnist.io import load_npz, write_csv, write_json, write_npz, save_checkpoint
 from siamese_mnist.models import build_model
-from siamese_mnist.runtime import resolve_device, run_stage, seed_everything, set_threads
+from siamese_mnist.runtime import (cpu_name, resolve_device, run_stage, seed_everything, set_determinism,
+                                   set_threads)
 from siamese_mnist.training import Normalizer, to_device_images, train
 from siamese_mnist.reporting import history_frames, runtime_summary
 
@@ -37,6 +36,7 @@ def main() -> None:
     cfg = p.optim(args.model)
     threads = set_threads(p.train.threads)
     device = resolve_device(p.train.device)
+    set_determinism(p.train.deterministic)
     seed_everything(p.train.seed)
 
     images, labels = load_subset(args.raw_dir, "train", p.data.train_limit, p.data.subset_seed)
@@ -59,7 +59,7 @@ def main() -> None:
     ckpt = EpochCheckpointer(args.checkpoint, args.model, p)
     state, resume = ckpt.restore(model)
     state = train(args.model, model, x, y, cfg, p.train.epochs, p.train.seed, norm, dump_sets,
-                  p.train.eval_batch_size, pairs=pairs, same=same,
+                  p.train.eval_batch_size, pairs=pairs, same=same, amp=p.train.amp,
                   margin=getattr(cfg, "margin", 1.0), state=state, resume=resume, on_epoch_end=ckpt.save)
 
     write_npz(args.embeddings_out, test=state.stack("test"), test_labels=test_labels,
@@ -69,7 +69,7 @@ def main() -> None:
     losses, timing = history_frames(state.history)
     write_csv(args.history_out, losses)
     write_csv(args.timing_out, timing)
-    write_json(args.runtime_out, runtime_summary(state.history, device, threads, platform.processor()))
+    write_json(args.runtime_out, runtime_summary(state.history, device, threads, cpu_name()))
     ckpt.finish()
 
 

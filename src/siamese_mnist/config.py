@@ -80,6 +80,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0 = one per CPU core
     eval_batch_size: int = 4096
+    deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
+    amp: bool = False  # mixed precision (bfloat16 autocast); meant for CUDA
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -227,6 +229,10 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(f"{path}: {value!r} should be an integer")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{path}: {value!r} should be true or false")
         return value
     if hint is str:
         if not isinstance(value, str):

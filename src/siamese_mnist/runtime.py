@@ -55,6 +55,26 @@ def set_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
+def set_determinism(deterministic: bool) -> None:
+    """On CUDA, trade speed for run-to-run identical results (CPU kernels here are deterministic already)."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic, warn_only=False)
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA, then MPS, then CPU; an explicit device must exist, else DeviceError."""
     mps = getattr(torch.backends, "mps", None)

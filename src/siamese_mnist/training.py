@@ -115,7 +115,7 @@ def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch
           cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
           dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
           pairs: np.ndarray | None = None, same: np.ndarray | None = None, margin: float = 1.0,
-          state: TrainState | None = None, resume: dict | None = None,
+          state: TrainState | None = None, resume: dict | None = None, amp: bool = False,
           on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
     """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
 
@@ -153,15 +153,16 @@ def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch
         for step in bar:
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             off = offsets[idx]
-            if siamese:
-                pi = ep_pairs[idx].long()
-                a = norm(shift_images(images[pi[:, 0]], off[:, 0], cfg.shift))
-                b = norm(shift_images(images[pi[:, 1]], off[:, 1], cfg.shift))
-                ea, eb = model(a, b)
-                loss = contrastive_loss(ea, eb, ep_same[idx], margin)
-            else:
-                x = norm(shift_images(images[idx], off[:, 0], cfg.shift))
-                loss = F.cross_entropy(model(x), labels[idx].long())
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                if siamese:
+                    pi = ep_pairs[idx].long()
+                    a = norm(shift_images(images[pi[:, 0]], off[:, 0], cfg.shift))
+                    b = norm(shift_images(images[pi[:, 1]], off[:, 1], cfg.shift))
+                    ea, eb = model(a, b)
+                    loss = contrastive_loss(ea.float(), eb.float(), ep_same[idx], margin)
+                else:
+                    x = norm(shift_images(images[idx], off[:, 0], cfg.shift))
+                    loss = F.cross_entropy(model(x).float(), labels[idx].long())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
