@@ -52,6 +52,10 @@ class Repo:
             raw[section].update(values)
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
+    def commit(self, message: str) -> None:
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+
     def copy(self, dest: Path) -> "Repo":
         shutil.copytree(self.path, dest, symlinks=True)
         return Repo(dest, self.env)
@@ -84,6 +88,7 @@ def make_repo(path: Path, mirror: str, **overrides: dict) -> Repo:
     repo.git("config", "user.name", "test")
     repo.git("config", "user.email", "test@example.invalid")
     repo.dvc("init", "-q")
+    shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")  # the project's default remote
     repo.set_params(**{k: {**TINY.get(k, {}), **overrides.get(k, {})} for k in TINY.keys() | overrides.keys()})
     repo.git("add", "-A")
     repo.git("commit", "-qm", "tiny pipeline")

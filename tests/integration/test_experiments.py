@@ -1,0 +1,56 @@
+"""`dvc exp` with a queue of two experiments run at once, and `dvc plots diff` over them."""
+
+import json
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def exp_metrics(show: list, name: str) -> dict:
+    """{metrics file: data} of the experiment called ``name`` in `dvc exp show --json`."""
+    for baseline in show:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs", []):
+                if rev.get("name") == name:
+                    return {k: v["data"] for k, v in rev["data"]["metrics"].items()}
+    raise AssertionError(f"experiment {name} not in dvc exp show")
+
+
+def wait_for_queue(repo, timeout: float = 900) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = repo.dvc("queue", "status").stdout
+        if "Running" not in status and "Queued" not in status:
+            return status
+        time.sleep(3)
+    raise AssertionError(f"queue still busy after {timeout} s:\n{status}")
+
+
+def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.commit("baseline results")
+    repo.dvc("exp", "run", "--queue", "-n", "margin-half", "-S", "siamese.margin=0.5")
+    repo.dvc("exp", "run", "--queue", "-n", "margin-two", "-S", "siamese.margin=2.0")
+    repo.dvc("queue", "start", "-j", "2")
+    status = wait_for_queue(repo)
+    assert status.count("Success") == 2, status + repo.dvc("queue", "logs", "margin-half", check=False).stdout
+
+    show = json.loads(repo.dvc("exp", "show", "--json").stdout)
+    half, two = exp_metrics(show, "margin-half"), exp_metrics(show, "margin-two")
+    assert half["metrics/siamese.json"] != two["metrics/siamese.json"]
+    assert half["metrics/cnn.json"] == two["metrics/cnn.json"]  # the CNN did not retrain
+    params = json.loads(repo.dvc("params", "diff", "margin-half", "margin-two", "--json").stdout)
+    margin = params["params.yaml"]["siamese.margin"]
+    assert (margin["old"], margin["new"]) == (0.5, 2.0)
+    metrics = json.loads(repo.dvc("metrics", "diff", "margin-half", "margin-two", "--json").stdout)
+    assert "logreg_acc" in metrics["metrics/siamese.json"]
+
+    out = tmp_path / "plots"
+    repo.dvc("plots", "diff", "margin-half", "margin-two", "-o", str(out))
+    html = (out / "index.html").read_text()
+    assert "margin-half" in html and "margin-two" in html
+    assert "logreg_acc" in html and "Training loss per epoch" in html
+    assert "comparison_grid.png" in html and "siamese_epoch002.png" in html
+    assert len(list(out.rglob("*.png"))) >= 2 * (1 + 6)  # grid + 6 epoch images, per experiment
