@@ -60,8 +60,8 @@ class PairsConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    conv_channels: tuple[int, int] = (20, 50)
-    hidden: int = 500
+    conv_channels: tuple[int, int] = (32, 64)
+    hidden: int = 256
     embedding_dim: int = 2
 
     def validate(self) -> None:
@@ -79,7 +79,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     seed: int = 0
     threads: int = 0  # 0 = one per CPU core
-    eval_batch_size: int = 4096
+    eval_batch_size: int = 1024
     deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
     amp: bool = False  # mixed precision (bfloat16 autocast); meant for CUDA
 
@@ -137,7 +137,7 @@ class EvaluateConfig:
     seed: int = 0
     knn_k: int = 5
     silhouette_samples: int = 2000
-    logreg_c: float = 1.0
+    logreg_c: float = 100.0
 
     def validate(self) -> None:
         if self.fit_samples < NUM_CLASSES:

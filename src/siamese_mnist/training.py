@@ -100,7 +100,7 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_ep
 
 
 def _epoch_plan(model_name: str, n_items: int, cfg: OptimConfig, seed: int, epoch: int,
-                pairs: np.ndarray | None, images_per_item: int) -> tuple[torch.Tensor, torch.Tensor]:
+                images_per_item: int) -> tuple[torch.Tensor, torch.Tensor]:
     """This epoch's item order and (items, images_per_item, 2) shift offsets, from (seed, epoch) alone."""
     gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
     if model_name == "cnn":
@@ -141,7 +141,7 @@ def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch
 
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
-        order, offsets = _epoch_plan(model_name, n_items, cfg, seed, epoch, pairs, 2 if siamese else 1)
+        order, offsets = _epoch_plan(model_name, n_items, cfg, seed, epoch, 2 if siamese else 1)
         order, offsets = order.to(device), offsets.to(device)
         if siamese:
             ep_pairs = torch.from_numpy(pairs[epoch - 1]).to(device)

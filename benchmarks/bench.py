@@ -1,0 +1,339 @@
+"""Side-by-side performance figures of the training path, in one process on one machine.
+
+    python benchmarks/bench.py [--quick] [--json PATH]
+
+Finds MNIST the way the download stage does ($MNIST_MIRROR first, then the public mirrors), or
+reuses data/raw when the pipeline already downloaded it. Prints a table and writes a JSON whose
+top-level keys are listed in KEYS; a figure it cannot measure is null with the reason under "notes".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig  # noqa: E402
+from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
+from siamese_mnist.losses import contrastive_loss  # noqa: E402
+from siamese_mnist.models import build_model  # noqa: E402
+from siamese_mnist.pairs import make_epoch_pairs  # noqa: E402
+from siamese_mnist.runtime import resolve_device, set_threads  # noqa: E402
+from siamese_mnist.training import Normalizer, to_device_images, train  # noqa: E402
+
+KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "overhead_fraction", "siamese_cnn_epoch_ratio",
+        "flops_fraction_of_matmul", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s",
+        "device", "torch_version"]
+MODEL = ModelConfig()  # the default architecture
+BATCH = 256
+
+
+def raw_dir() -> Path:
+    local = ROOT / "data" / "raw"
+    if (local / "train-images-idx3-ubyte").exists():
+        return local
+    out = Path(tempfile.mkdtemp(prefix="bench-mnist-")) / "raw"
+    download("mnist", out, sources_for("mnist"))
+    return out
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --- the project's own path -------------------------------------------------------------------------
+
+def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device, epochs: int) -> float:
+    """Median seconds of one training epoch through training.train (no embedding dumps)."""
+    torch.manual_seed(0)
+    x, y = to_device_images(images, device), torch.from_numpy(labels).to(device)
+    pairs = same = None
+    cfg = CnnConfig(batch_size=BATCH) if name == "cnn" else SiameseConfig(batch_size=BATCH)
+    if name == "siamese":
+        pairs, same = make_epoch_pairs(labels, epochs, None, 0.5, seed=0)
+    state = train(name, build_model(name, MODEL), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
+                  pairs=pairs, same=same)
+    return statistics.median(h["seconds"] for h in state.history[1:] or state.history)
+
+
+def compute_only_s(name: str, n_items: int, device: torch.device) -> float:
+    """Seconds for forward + backward + optimizer over the same number of steps, batches premade."""
+    torch.manual_seed(0)
+    model = build_model(name, MODEL).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    per = 2 if name == "siamese" else 1
+    x = torch.randn(per * BATCH, 1, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (BATCH,), device=device)
+    steps = -(-n_items // BATCH)
+
+    def step():
+        if name == "siamese":
+            ea, eb = model(x[:BATCH], x[BATCH:])
+            loss = contrastive_loss(ea, eb, y % 2, 1.0)
+        else:
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(5):
+        step()
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+# --- the naive reference path -----------------------------------------------------------------------
+
+def naive_epoch_s(name: str, raw: Path, n_items: int, device: torch.device) -> float:
+    """One epoch the textbook way: torchvision Dataset + ToTensor/Normalize + per-item pair sampling + DataLoader."""
+    from torchvision import datasets, transforms
+
+    root = Path(tempfile.mkdtemp(prefix="bench-tv-"))
+    (root / "MNIST" / "raw").mkdir(parents=True)
+    for f in raw.iterdir():
+        os.symlink(f.resolve(), root / "MNIST" / "raw" / f.name)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    mnist = datasets.MNIST(str(root), train=True, download=False, transform=tf)
+    by_class = {}
+    for i, t in enumerate(mnist.targets.tolist()):
+        by_class.setdefault(t, []).append(i)
+
+    class PairDataset(torch.utils.data.Dataset):
+        def __len__(self):
+            return n_items
+
+        def __getitem__(self, i):  # the pattern the references use: global RNG, per item
+            a, la = mnist[random.randrange(len(mnist))]
+            if random.random() < 0.5:
+                j = random.choice(by_class[la])
+            else:
+                j = random.choice(by_class[random.choice([c for c in by_class if c != la])])
+            b, lb = mnist[j]
+            return a, b, int(la == lb)
+
+    ds = PairDataset() if name == "siamese" else torch.utils.data.Subset(mnist, range(n_items))
+    loader = torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=0)
+    model = build_model(name, MODEL).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sync(device)
+    t0 = time.perf_counter()
+    for batch in loader:
+        if name == "siamese":
+            a, b, s = (t.to(device) for t in batch)
+            ea, eb = model(a, b)
+            loss = contrastive_loss(ea, eb, s, 1.0)
+        else:
+            xb, yb = (t.to(device) for t in batch)
+            loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+# --- FLOPs ------------------------------------------------------------------------------------------
+
+def forward_flops(model: nn.Module) -> int:
+    """Multiply-adds × 2 of the conv and linear layers for one 28×28 image, counted with forward hooks."""
+    total = 0
+
+    def hook(mod, inp, out):
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+            total += 2 * k * out.numel()
+        elif isinstance(mod, nn.Linear):
+            total += 2 * mod.in_features * mod.out_features * out.shape[0]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    with torch.no_grad():
+        model.eval()
+        model.embed(torch.zeros(1, 1, 28, 28))
+    for h in handles:
+        h.remove()
+    return total
+
+
+def matmul_flops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+# --- pairs ------------------------------------------------------------------------------------------
+
+def naive_pairs_s(labels: np.ndarray, n: int) -> float:
+    """A per-pair Python loop (the pattern vectorised away), for n pairs."""
+    by_class = {c: np.flatnonzero(labels == c).tolist() for c in range(10)}
+    rng = random.Random(0)
+    t0 = time.perf_counter()
+    out = []
+    for i in range(n):
+        a = rng.randrange(len(labels))
+        la = int(labels[a])
+        if i % 2 == 0:
+            b = rng.choice(by_class[la])
+            while b == a:
+                b = rng.choice(by_class[la])
+        else:
+            b = rng.choice(by_class[rng.choice([c for c in range(10) if c != la])])
+        out.append((a, b))
+    return time.perf_counter() - t0
+
+
+# --- whole-stage figures ----------------------------------------------------------------------------
+
+def peak_rss_mb(train_limit: int | None, epochs: int) -> float:
+    """Peak RSS of the real train stage (siamese, the larger) run as a child process."""
+    import yaml
+    tmp = Path(tempfile.mkdtemp(prefix="bench-rss-"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["train_limit"] = train_limit
+    params["train"]["epochs"] = epochs
+    params["render"]["epochs"] = [0, epochs]
+    (tmp / "params.yaml").write_text(yaml.safe_dump(params))
+    raw = raw_dir()
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    subprocess.run([sys.executable, str(ROOT / "stages/pairs.py"), str(raw), str(tmp / "p.npz"), str(tmp / "t.npz"),
+                    "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), "--pairs", str(tmp / "p.npz"),
+                    "--model-out", str(tmp / "m.pt"), "--embeddings-out", str(tmp / "e.npz"),
+                    "--history-out", str(tmp / "h.csv"), "--timing-out", str(tmp / "t.csv"),
+                    "--runtime-out", str(tmp / "r.json"), "--checkpoint", str(tmp / "c.pt"),
+                    "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(before, after) / 1024
+
+
+def dvc_timings(notes: dict) -> tuple[float | None, float | None]:
+    """Wall time of a no-op `dvc repro` and of a forced render-only rerun, on this checkout's outputs."""
+    dvc = [sys.executable, "-m", "dvc"]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    status = subprocess.run(dvc + ["status", "--json"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if status.returncode != 0 or status.stdout.strip() not in ("{}", ""):
+        notes["noop_repro_s"] = notes["render_rerun_s"] = \
+            "the pipeline is not up to date in this checkout: run `dvc repro` (or `dvc pull`) first"
+        return None, None
+    t0 = time.perf_counter()
+    subprocess.run(dvc + ["repro"], cwd=ROOT, env=env, check=True, capture_output=True)
+    noop = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run(dvc + ["repro", "-f", "-s", "render"], cwd=ROOT, env=env, check=True, capture_output=True)
+    return noop, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes; under 2 minutes on a 2-core CPU")
+    ap.add_argument("--json", default="bench-results/bench.json")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--skip-dvc", action="store_true", help="skip the no-op repro / render rerun timings")
+    args = ap.parse_args()
+    t_start = time.perf_counter()
+    set_threads(0)
+    device = resolve_device(args.device)
+    raw = raw_dir()
+    images, labels = load_split(raw, "train")
+    n = 6000 if args.quick else 60000
+    n_naive = 3000 if args.quick else 20000
+    images, labels = images[:n], labels[:n]
+    notes: dict[str, str] = {}
+    r: dict = {"device": str(device), "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+               "mode": "quick" if args.quick else "full", "items_per_epoch": n}
+
+    epochs = 2 if args.quick else 3
+    for name in ("cnn", "siamese"):
+        ep = project_epoch_s(name, images, labels, device, epochs)
+        per = 2 if name == "siamese" else 1
+        r[f"{name}_images_per_s"] = per * n / ep
+        r[f"{name}_epoch_s"] = ep
+        naive = naive_epoch_s(name, raw, n_naive, device)
+        r[f"naive_{name}_images_per_s"] = per * n_naive / naive
+        r[f"speedup_vs_naive_{name}"] = r[f"{name}_images_per_s"] / r[f"naive_{name}_images_per_s"]
+        r[f"{name}_compute_s"] = compute_only_s(name, n, device)
+    r["overhead_fraction"] = max(0.0, 1 - (r["cnn_compute_s"] + r["siamese_compute_s"])
+                                 / (r["cnn_epoch_s"] + r["siamese_epoch_s"]))
+    r["siamese_cnn_epoch_ratio"] = r["siamese_epoch_s"] / r["cnn_epoch_s"]
+
+    fwd = forward_flops(build_model("siamese", MODEL))
+    r["train_flops_per_image"] = 3 * fwd  # forward + backward ≈ 3 × forward
+    achieved = 3 * fwd * r["siamese_images_per_s"]
+    r["achieved_train_flops_per_s"] = achieved
+    r["matmul_flops_per_s"] = matmul_flops(device)
+    r["flops_fraction_of_matmul"] = achieved / r["matmul_flops_per_s"]
+
+    _, full_labels = load_split(raw, "train")
+    t0 = time.perf_counter()
+    make_epoch_pairs(full_labels, 50, None, 0.5, seed=0)
+    r["pairs_build_s"] = time.perf_counter() - t0
+    naive_n = 60000 if args.quick else 60000 * 5
+    r["naive_pairs_build_s_for_50_epochs"] = naive_pairs_s(full_labels, naive_n) * (50 * 60000 / naive_n)
+
+    r["peak_rss_mb"] = peak_rss_mb(6000 if args.quick else None, 1)
+    if args.quick:
+        notes["peak_rss_mb"] = "quick mode: 6000 training images, 1 epoch; full mode measures the default size"
+    if args.skip_dvc:
+        r["noop_repro_s"] = r["render_rerun_s"] = None
+        notes["noop_repro_s"] = notes["render_rerun_s"] = "skipped (--skip-dvc)"
+    else:
+        r["noop_repro_s"], r["render_rerun_s"] = dvc_timings(notes)
+    r["bench_wall_s"] = time.perf_counter() - t_start
+    r["notes"] = notes
+
+    rows = [("device", r["device"]), ("torch", r["torch_version"]), ("threads", r["threads"])]
+    for name in ("cnn", "siamese"):
+        rows += [(f"{name} images/s (project)", f"{r[f'{name}_images_per_s']:.0f}"),
+                 (f"{name} images/s (naive)", f"{r[f'naive_{name}_images_per_s']:.0f}"),
+                 (f"speedup_vs_naive_{name}", f"{r[f'speedup_vs_naive_{name}']:.2f}x")]
+    for k in ("overhead_fraction", "siamese_cnn_epoch_ratio", "flops_fraction_of_matmul"):
+        rows.append((k, f"{r[k]:.3f}"))
+    rows += [("achieved train GFLOP/s", f"{achieved / 1e9:.1f}"),
+             ("matmul GFLOP/s", f"{r['matmul_flops_per_s'] / 1e9:.1f}"),
+             ("pairs_build_s (50 x 60000)", f"{r['pairs_build_s']:.2f}"),
+             ("naive per-pair loop, 50 x 60000 (s)", f"{r['naive_pairs_build_s_for_50_epochs']:.1f}"),
+             ("peak_rss_mb (train stage)", f"{r['peak_rss_mb']:.0f}")]
+    for k in ("noop_repro_s", "render_rerun_s"):
+        rows.append((k, "null" if r[k] is None else f"{r[k]:.2f}"))
+    rows.append(("bench wall time (s)", f"{r['bench_wall_s']:.0f}"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    for k, v in notes.items():
+        print(f"note: {k}: {v}")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
