@@ -251,12 +251,24 @@ def dvc_timings(notes: dict) -> tuple[float | None, float | None]:
     return noop, time.perf_counter() - t0
 
 
+def profile_siamese(images: np.ndarray, labels: np.ndarray, device: torch.device, top: int = 12) -> str:
+    """torch.profiler table of one short Siamese epoch through the project path: where the time goes."""
+    from torch.profiler import ProfilerActivity, profile
+    n = min(len(images), 5120)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        project_epoch_s("siamese", images[:n], labels[:n], device, 1)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=top)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes; under 2 minutes on a 2-core CPU")
     ap.add_argument("--json", default="bench-results/bench.json")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--skip-dvc", action="store_true", help="skip the no-op repro / render rerun timings")
+    ap.add_argument("--profile", action="store_true", help="also print a torch.profiler table of a Siamese epoch")
     args = ap.parse_args()
     t_start = time.perf_counter()
     set_threads(0)
@@ -329,6 +341,8 @@ def main() -> None:
         print(f"{k:<{width}}  {v}")
     for k, v in notes.items():
         print(f"note: {k}: {v}")
+    if args.profile:
+        print(profile_siamese(images, labels, device))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(r, indent=2) + "\n")
