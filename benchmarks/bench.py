@@ -34,7 +34,7 @@ from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
 from siamese_mnist.losses import contrastive_loss  # noqa: E402
 from siamese_mnist.models import build_model  # noqa: E402
 from siamese_mnist.pairs import make_epoch_pairs  # noqa: E402
-from siamese_mnist.runtime import resolve_device, set_threads  # noqa: E402
+from siamese_mnist.runtime import resolve_device, set_threads, tune_malloc  # noqa: E402
 from siamese_mnist.training import Normalizer, to_device_images, train  # noqa: E402
 
 KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "overhead_fraction", "siamese_cnn_epoch_ratio",
@@ -271,6 +271,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="also print a torch.profiler table of a Siamese epoch")
     args = ap.parse_args()
     t_start = time.perf_counter()
+    tune_malloc()  # as every stage does (runtime.run_stage)
     set_threads(0)
     device = resolve_device(args.device)
     raw = raw_dir()
