@@ -124,6 +124,7 @@ class CnnConfig(OptimConfig):
 @dataclass(frozen=True)
 class SiameseConfig(OptimConfig):
     margin: float = 1.0
+    shift: int = 3  # stronger augmentation pays for the Siamese net (99.37 % vs 99.22 % LR accuracy at 2)
 
     def validate(self, section: str) -> None:
         super().validate(section)
