@@ -109,7 +109,8 @@ def naive_epoch_s(name: str, raw: Path, n_items: int, device: torch.device) -> f
     """One epoch the textbook way: torchvision Dataset + ToTensor/Normalize + per-item pair sampling + DataLoader."""
     from torchvision import datasets, transforms
 
-    root = Path(tempfile.mkdtemp(prefix="bench-tv-"))
+    tmp = tempfile.TemporaryDirectory(prefix="bench-tv-")  # removed when this function returns
+    root = Path(tmp.name)
     (root / "MNIST" / "raw").mkdir(parents=True)
     for f in raw.iterdir():
         os.symlink(f.resolve(), root / "MNIST" / "raw" / f.name)
@@ -214,7 +215,8 @@ def naive_pairs_s(labels: np.ndarray, n: int) -> float:
 def peak_rss_mb(train_limit: int | None, epochs: int) -> float:
     """Peak RSS of the real train stage (siamese, the larger) run as a child process."""
     import yaml
-    tmp = Path(tempfile.mkdtemp(prefix="bench-rss-"))
+    holder = tempfile.TemporaryDirectory(prefix="bench-rss-")
+    tmp = Path(holder.name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["train_limit"] = train_limit
     params["train"]["epochs"] = epochs

@@ -65,4 +65,4 @@ def test_default_size_builds_fast():
     pairs, _ = make_epoch_pairs(labels, 50, None, 0.5, seed=0)
     elapsed = time.perf_counter() - t0
     assert pairs.shape == (50, 60_000, 2)
-    assert elapsed < 10  # the goal is < 2 s; this bound only catches a per-pair Python loop
+    assert elapsed < 2.0  # the goal; measured 0.11 s here, while a per-pair Python loop takes 2.5 s
