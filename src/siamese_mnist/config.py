@@ -78,7 +78,7 @@ class TrainConfig:
     epochs: int = 50
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     seed: int = 0
-    threads: int = 0  # 0 = one per CPU core
+    threads: int = 0  # 0 = one per available CPU core (affinity and cgroup quota)
     eval_batch_size: int = 1024
     deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
     amp: bool = False  # mixed precision (bfloat16 autocast); meant for CUDA

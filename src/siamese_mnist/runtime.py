@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import random
 import sys
@@ -67,10 +68,30 @@ def derive_seed(*keys: int) -> int:
     return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
-def set_threads(threads: int) -> int:
-    """Use ``threads`` intra-op threads (0 = one per core); returns the number in effect."""
+def available_cores(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """CPU cores this process may use: its affinity mask, capped by a cgroup CPU quota (containers, CI).
+
+    A container limited to 2 CPUs by quota still sees every host core in its affinity mask; one
+    thread per host core there oversubscribes the quota and training crawls.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(threads or cores)
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            fields = open(os.path.join(cgroup_root, quota_file)).read().split()
+            if period_file:
+                fields.append(open(os.path.join(cgroup_root, period_file)).read().strip())
+            quota, period = fields[0], fields[1]
+        except (OSError, IndexError):
+            continue
+        if quota not in ("max", "-1") and int(period) > 0:
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+        break
+    return cores
+
+
+def set_threads(threads: int) -> int:
+    """Use ``threads`` intra-op threads (0 = one per available core); returns the number in effect."""
+    torch.set_num_threads(threads or available_cores())
     return torch.get_num_threads()
 
 

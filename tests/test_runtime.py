@@ -1,0 +1,34 @@
+"""How many threads a stage uses when `train.threads: 0`."""
+
+import os
+
+from siamese_mnist.runtime import available_cores
+
+
+def affinity() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def test_cgroup_v2_quota_caps_the_cores(tmp_path):
+    (tmp_path / "cpu.max").write_text("100000 100000\n")  # one CPU's worth of time per period
+    assert available_cores(str(tmp_path)) == 1
+
+
+def test_fractional_quota_rounds_up(tmp_path):
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # half a CPU still gets one thread
+    assert available_cores(str(tmp_path)) == 1
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # 1.5 CPUs -> 2 threads, if the mask allows
+    assert available_cores(str(tmp_path)) == min(2, affinity())
+
+
+def test_cgroup_v1_quota_caps_the_cores(tmp_path):
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert available_cores(str(tmp_path)) == 1
+
+
+def test_no_quota_means_the_affinity_mask(tmp_path):
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert available_cores(str(tmp_path)) == affinity()
+    assert available_cores(str(tmp_path / "missing")) == affinity()
