@@ -68,8 +68,8 @@ def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: t
     cfg = CnnConfig(batch_size=BATCH) if name == "cnn" else SiameseConfig(batch_size=BATCH)
     if name == "siamese":
         pairs, same = make_epoch_pairs(labels, epochs, None, 0.5, seed=0)
-    state = train(name, build_model(name, MODEL), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
-                  pairs=pairs, same=same)
+    state = train(name, build_model(name, MODEL, cfg), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
+                  items=pairs, targets=same)
     return statistics.median(h["seconds"] for h in state.history[1:] or state.history)
 
 
@@ -85,7 +85,7 @@ def compute_only_s(name: str, n_items: int, device: torch.device) -> float:
 
     def step():
         if name == "siamese":
-            ea, eb = model(x[:BATCH], x[BATCH:])
+            ea, eb = model.pair(x[:BATCH], x[BATCH:])
             loss = contrastive_loss(ea, eb, y % 2, 1.0)
         else:
             loss = F.cross_entropy(model(x), y)
@@ -142,7 +142,7 @@ def naive_epoch_s(name: str, raw: Path, n_items: int, device: torch.device) -> f
     for batch in loader:
         if name == "siamese":
             a, b, s = (t.to(device) for t in batch)
-            ea, eb = model(a, b)
+            ea, eb = model.pair(a, b)
             loss = contrastive_loss(ea, eb, s, 1.0)
         else:
             xb, yb = (t.to(device) for t in batch)
@@ -227,7 +227,7 @@ def peak_rss_mb(train_limit: int | None, epochs: int) -> float:
     subprocess.run([sys.executable, str(ROOT / "stages/pairs.py"), str(raw), str(tmp / "p.npz"), str(tmp / "t.npz"),
                     "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), "--pairs", str(tmp / "p.npz"),
+    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), "--index", str(tmp / "p.npz"),
                     "--model-out", str(tmp / "m.pt"), "--embeddings-out", str(tmp / "e.npz"),
                     "--history-out", str(tmp / "h.csv"), "--timing-out", str(tmp / "t.csv"),
                     "--runtime-out", str(tmp / "r.json"), "--checkpoint", str(tmp / "c.pt"),

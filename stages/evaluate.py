@@ -3,6 +3,7 @@
 import argparse
 
 import _bootstrap  # noqa: F401
+import pandas as pd
 
 from siamese_mnist.config import load_params
 from siamese_mnist.evaluation import evaluate_run
@@ -22,8 +23,9 @@ def main() -> None:
     p = load_params(args.params)
     emb = load_npz(args.embeddings)
     tp = load_npz(args.test_pairs)
-    table, logreg = evaluate_run(emb, tp["pairs"], tp["same"], p.evaluate, desc=f"evaluate {args.embeddings}")
-    final = {k: round(float(v), 6) for k, v in table.iloc[-1].items()}
+    table, logreg = evaluate_run(emb, tp["pairs"], tp["same"], p.evaluate, p.data.holdout_classes,
+                                 desc=f"evaluate {args.embeddings}")
+    final = {k: None if pd.isna(v) else round(float(v), 6) for k, v in table.iloc[-1].items()}
     final["epoch"] = int(final["epoch"])
     write_csv(args.per_epoch_out, table)
     write_json(args.logreg_out, logreg)

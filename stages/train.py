@@ -1,4 +1,4 @@
-"""Stage `train_<model>`: train the CNN or the Siamese network, dumping 2-D embeddings every epoch.
+"""Stage `train_<model>`: train one model (cnn, siamese, triplet), dumping 2-D embeddings every epoch.
 
 A checkpoint is written after every epoch; a rerun with the same params resumes from it and
 ends byte-identical to an uninterrupted run.
@@ -9,8 +9,8 @@ import _bootstrap  # noqa: F401
 import torch
 
 from siamese_mnist.checkpointing import EpochCheckpointer
-from siamese_mnist.config import load_params
-from siamese_mnist.data import load_subset, stratified_subset
+from siamese_mnist.config import MODELS, load_params
+from siamese_mnist.data import load_subset, stratified_subset, training_pool
 from siamese_mnist.io import load_npz, write_csv, write_json, write_npz, save_checkpoint
 from siamese_mnist.models import build_model
 from siamese_mnist.runtime import (cpu_name, resolve_device, run_stage, seed_everything, set_determinism,
@@ -21,9 +21,9 @@ from siamese_mnist.reporting import history_frames, runtime_summary
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("model", choices=["cnn", "siamese"])
+    ap.add_argument("model", choices=MODELS)
     ap.add_argument("raw_dir")
-    ap.add_argument("--pairs", help="train pair file (siamese only)")
+    ap.add_argument("--index", help="the model's training index file (pairs, triplets), if it has one")
     ap.add_argument("--model-out", required=True)
     ap.add_argument("--embeddings-out", required=True)
     ap.add_argument("--history-out", required=True)
@@ -46,21 +46,24 @@ def main() -> None:
     x = to_device_images(images, device)
     y = torch.from_numpy(labels).to(device)
     dump_sets = {"test": to_device_images(test_images, device), "fit": x[torch.from_numpy(fit_idx).to(device)]}
-    pairs = same = None
-    if args.model == "siamese":
-        if not args.pairs:
-            ap.error("--pairs is required for the siamese model")
-        f = load_npz(args.pairs)
-        pairs, same = f["pairs"], f["same"]
-        if pairs.shape[0] < p.train.epochs:
-            ap.error(f"{args.pairs} holds {pairs.shape[0]} epochs, train.epochs is {p.train.epochs}")
+    pool = training_pool(labels, p.data.holdout_classes)  # held-out classes never reach training
+    items = targets = None
+    if cfg.index_section:
+        if not args.index:
+            ap.error(f"--index is required for the {args.model} model ({cfg.index_section} file)")
+        f = load_npz(args.index)
+        items, targets = f["items"], f.get("targets")
+        if items.shape[0] < p.train.epochs:
+            ap.error(f"{args.index} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
+        if items.max() >= len(labels):
+            ap.error(f"{args.index} indexes image {items.max()}, the train split has {len(labels)}")
 
-    model = build_model(args.model, p.model)
+    model = build_model(args.model, p.model, cfg)
     ckpt = EpochCheckpointer(args.checkpoint, args.model, p)
     state, resume = ckpt.restore(model)
     state = train(args.model, model, x, y, cfg, p.train.epochs, p.train.seed, norm, dump_sets,
-                  p.train.eval_batch_size, pairs=pairs, same=same, amp=p.train.amp,
-                  margin=getattr(cfg, "margin", 1.0), state=state, resume=resume, on_epoch_end=ckpt.save)
+                  p.train.eval_batch_size, items=items, targets=targets, pool=pool, amp=p.train.amp,
+                  state=state, resume=resume, on_epoch_end=ckpt.save)
 
     write_npz(args.embeddings_out, test=state.stack("test"), test_labels=test_labels,
               fit=state.stack("fit"), fit_labels=labels[fit_idx])

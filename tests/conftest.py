@@ -23,6 +23,14 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    d = SHARED_DATA / "fashion-mnist"
+    if not (d / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"test data missing: {d} (set SIAMESE_MNIST_TEST_DATA to the folder holding fashion-mnist/)")
+    return d
+
+
+@pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory, mnist_dir) -> Path:
     """The verified, uncompressed IDX files, as the download stage writes them."""
     from siamese_mnist.data import download

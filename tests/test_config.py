@@ -29,6 +29,13 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"data": {"train_limit": 70000}}, "data.train_limit: 70000 is out of range; allowed 10..60000"),
     ({"data": {"train_limit": 5}}, "data.train_limit: 5 is out of range"),
     ({"model": {"conv_channels": [8]}}, "model.conv_channels: [8] must be two positive widths"),
+    ({"data": {"holdout_classes": [7, 10]}}, "data.holdout_classes: class 10 is out of range; allowed 0..9"),
+    ({"data": {"holdout_classes": [7, 7]}}, "data.holdout_classes: [7, 7] lists a class twice"),
+    ({"data": {"holdout_classes": list(range(9))}}, "at least two classes must be left to train on"),
+    ({"triplet": {"mining": "hard"}}, "triplet.mining: 'hard' is not one of none, semihard, hardest"),
+    ({"triplet": {"margin": -1}}, "triplet.margin: -1.0 is out of range; allowed > 0"),
+    ({"triplets": {"per_epoch": 0}}, "triplets.per_epoch: 0 is out of range"),
+    ({"evaluate": {"episodes": 0}}, "evaluate.episodes: 0 is out of range; allowed >= 1"),
 ])
 def test_bad_params_name_the_key(patch, message):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -1,6 +1,6 @@
 import torch
 
-from siamese_mnist.losses import contrastive_loss, pair_distance
+from siamese_mnist.losses import batch_triplet_loss, contrastive_loss, pair_distance, triplet_loss
 
 
 def pts(*xy):
@@ -31,3 +31,36 @@ def test_gradient_is_finite_at_zero_distance():
         assert torch.isfinite(a.grad).all() and torch.isfinite(b.grad).all()
     d = pair_distance(pts([0, 0]), pts([3, 4]))
     assert d.item() == 5.0
+
+
+def test_triplet_loss_matches_hand_computed_values():
+    a = pts([0, 0], [0, 0], [0, 0])
+    p = pts([3, 4], [0.6, 0.8], [0, 0])
+    n = pts([0, 1], [6, 8], [0, 0.5])
+    # d(a,p) = 5, 1, 0; d(a,n) = 1, 10, 0.5; margin 1: max(0, 5-1+1) = 5, max(0, 1-10+1) = 0, max(0, 0-.5+1) = .5
+    each = [5.0, 0.0, 0.5]
+    for i, want in enumerate(each):
+        assert abs(triplet_loss(a[i:i + 1], p[i:i + 1], n[i:i + 1], 1.0).item() - want) < 1e-12
+    assert abs(triplet_loss(a, p, n, 1.0).item() - sum(each) / 3) < 1e-12
+    ref = torch.nn.TripletMarginLoss(margin=1.0, eps=0.0)(a, p, n)
+    assert abs(ref.item() - sum(each) / 3) < 1e-12  # PyTorch's own loss agrees
+
+
+def test_mined_negatives_are_the_hand_picked_ones():
+    a = pts([0, 0], [10, 0])  # two anchors of class 0
+    p = pts([1, 0], [10, 1])  # d(a, p) = 1 for both
+    n = pts([0, 2], [0, 3])   # class 1
+    labels = torch.tensor([[0, 0, 1], [0, 0, 1]])
+    # anchor 0: class-1 candidates among all six embeddings are at d = 2 and 3
+    #   hardest and semi-hard both pick d = 2: max(0, 1 - 2 + 1) = 0
+    # anchor 1 at (10, 0): candidates at d = sqrt(104), sqrt(109): 0 either way
+    assert batch_triplet_loss(a, p, n, labels, 1.0, "hardest").item() == 0.0
+    # move the first negative to (0, 0.5): hardest takes d = 0.5 -> 1 - 0.5 + 1 = 1.5 (mean over 2 anchors: 0.75);
+    # semi-hard skips it (0.5 < d(a,p) = 1) and takes d = 3 -> 0
+    n = pts([0, 0.5], [0, 3])
+    assert abs(batch_triplet_loss(a, p, n, labels, 1.0, "hardest").item() - 0.75) < 1e-12
+    assert batch_triplet_loss(a, p, n, labels, 1.0, "semihard").item() == 0.0
+    # no negative farther than the positive: semi-hard falls back to the farthest negative, d = 1
+    one = torch.tensor([[0, 0, 1]])
+    assert abs(batch_triplet_loss(pts([0, 0]), pts([9, 0]), pts([0, 1]), one, 1.0, "semihard").item() - 9) < 1e-12
+    assert batch_triplet_loss(a, p, n, labels, 1.0, "none").item() == triplet_loss(a, p, n, 1.0).item()

@@ -1,7 +1,7 @@
 import torch
 
 from siamese_mnist.config import ModelConfig
-from siamese_mnist.models import CNN, Siamese, build_model
+from siamese_mnist.models import CNN, Siamese, Triplet, build_model
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -11,8 +11,10 @@ def test_output_shapes():
     cnn = CNN(CFG)
     assert cnn(x).shape == (5, 10)
     assert cnn.embed(x).shape == (5, 2)
-    ea, eb = Siamese(CFG)(x, x[:5])
+    ea, eb = Siamese(CFG).pair(x, x[:5])
     assert ea.shape == (5, 2) and eb.shape == (5, 2)
+    a, p, n = Triplet(CFG).slots(Triplet(CFG)(torch.cat([x, x, x])))
+    assert a.shape == p.shape == n.shape == (5, 2)
 
 
 def test_cnn_head_is_linear_on_the_bottleneck():
@@ -26,7 +28,7 @@ def test_cnn_head_is_linear_on_the_bottleneck():
 def test_siamese_tower_is_shared():
     model = Siamese(CFG).eval()
     x = torch.randn(4, 1, 28, 28)
-    ea, eb = model(x, x)
+    ea, eb = model.pair(x, x)
     assert torch.allclose(ea, eb)
     assert torch.allclose(ea, model.embed(x))
 
@@ -35,3 +37,14 @@ def test_build_model_rejects_unknown_name():
     import pytest
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet", CFG)
+
+
+def test_every_model_in_the_params_has_a_class_and_a_section():
+    from siamese_mnist.config import MODELS, Params
+    from siamese_mnist.models import MODEL_CLASSES
+    assert set(MODELS) == set(MODEL_CLASSES)
+    for name in MODELS:
+        section = Params().optim(name)
+        model = build_model(name, CFG, section)
+        k = model.images_per_item
+        assert section.index_section is None if k == 1 else section.index_section in ("pairs", "triplets")

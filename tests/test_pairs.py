@@ -3,7 +3,9 @@ import time
 import numpy as np
 import pytest
 
-from siamese_mnist.pairs import draw_pairs, make_epoch_pairs, make_test_pairs
+from siamese_mnist.data import training_pool
+from siamese_mnist.pairs import (draw_pairs, draw_triplets, make_epoch_pairs, make_epoch_triplets,
+                                 make_test_pairs)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +68,32 @@ def test_default_size_builds_fast():
     elapsed = time.perf_counter() - t0
     assert pairs.shape == (50, 60_000, 2)
     assert elapsed < 2.0  # the goal; measured 0.11 s here, while a per-pair Python loop takes 2.5 s
+
+
+def test_triplets_are_valid_balanced_and_seeded(labels):
+    t = draw_triplets(labels, 1003, np.random.default_rng(3))
+    assert t.dtype == np.int32 and t.shape == (1003, 3)
+    assert np.all(labels[t[:, 0]] == labels[t[:, 1]])  # anchor and positive share a class
+    assert np.all(t[:, 0] != t[:, 1])  # ... and are two different images
+    assert np.all(labels[t[:, 0]] != labels[t[:, 2]])  # the negative is of another class
+    per_class = np.bincount(labels[t[:, 0]], minlength=10)
+    assert per_class.max() - per_class.min() <= 1  # 1003 = 10 x 100 + 3: each class anchors 100 or 101
+    a = make_epoch_triplets(labels, 3, 200, seed=5)
+    assert a.shape == (3, 200, 3) and a.tobytes() == make_epoch_triplets(labels, 3, 200, seed=5).tobytes()
+    assert a.tobytes() != make_epoch_triplets(labels, 3, 200, seed=6).tobytes()
+    assert make_epoch_triplets(labels, 4, 200, seed=5)[:3].tobytes() == a.tobytes()  # prefix-stable
+
+
+def test_held_out_classes_never_appear_in_training_tuples(labels):
+    pool = training_pool(labels, (7, 8, 9))
+    pairs, same = make_epoch_pairs(labels, 3, None, 0.5, seed=0, pool=pool)
+    triplets = make_epoch_triplets(labels, 3, None, seed=0, pool=pool)
+    for items in (pairs, triplets):
+        assert items.shape[1] == len(pool)  # one tuple per allowed image by default
+        assert np.unique(labels[items]).tolist() == list(range(7))
+    # indices point into the whole split, not into the pool
+    pos = pairs[same == 1]
+    assert np.all(labels[pos[:, 0]] == labels[pos[:, 1]])
+    # without a holdout: exactly the pairs drawn without a pool
+    assert make_epoch_pairs(labels, 2, 100, 0.5, seed=1, pool=training_pool(labels))[0].tobytes() == \
+        make_epoch_pairs(labels, 2, 100, 0.5, seed=1)[0].tobytes()

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig
+from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig, TripletConfig
 from siamese_mnist.data import load_subset
 from siamese_mnist.losses import contrastive_loss
 from siamese_mnist.models import build_model
-from siamese_mnist.pairs import make_epoch_pairs
+from siamese_mnist.data import training_pool
+from siamese_mnist.pairs import make_epoch_pairs, make_epoch_triplets
 from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, shift_images, to_device_images, train
+from siamese_mnist.training import Normalizer, epoch_items, shift_images, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -44,7 +45,7 @@ def test_one_step_lowers_contrastive_loss_on_a_fixed_batch():
     model.train()
 
     def loss():
-        ea, eb = model(a, b)
+        ea, eb = model.pair(a, b)
         return contrastive_loss(ea, eb, same, 1.0)
 
     before = loss()
@@ -54,28 +55,59 @@ def test_one_step_lowers_contrastive_loss_on_a_fixed_batch():
     assert loss().item() < before.item()
 
 
-def _tiny_run(raw_dir, name):
+CONFIGS = {"cnn": CnnConfig(batch_size=64), "siamese": SiameseConfig(batch_size=64),
+           "triplet": TripletConfig(batch_size=64), "triplet-semihard": TripletConfig(batch_size=64, mining="semihard")}
+
+
+def _index(name, labels, pool):
+    if name == "siamese":
+        return make_epoch_pairs(labels, 2, 500, 0.5, seed=0, pool=pool)
+    if name.startswith("triplet"):
+        return make_epoch_triplets(labels, 2, 300, seed=0, pool=pool), None
+    return None, None
+
+
+def _tiny_run(raw_dir, name, holdout=()):
     seed_everything(0)
     images, labels = load_subset(raw_dir, "train", 1000, 0)
     test_images, _ = load_subset(raw_dir, "test", 200, 0)
     norm = Normalizer.fit(images)
     x, y = to_device_images(images, torch.device("cpu")), torch.from_numpy(labels)
-    pairs, same = make_epoch_pairs(labels, 2, 500, 0.5, seed=0)
-    model = build_model(name, CFG)
-    cfg = SiameseConfig(batch_size=64) if name == "siamese" else CnnConfig(batch_size=64)
+    pool = training_pool(labels, holdout)
+    items, targets = _index(name, labels, pool)
+    cfg = CONFIGS[name]
+    model = build_model(name.split("-")[0], CFG, cfg)
+    seen = []
+    loss = model.loss
+    model.loss = lambda out, lab, tgt: (seen.append(lab.clone()), loss(out, lab, tgt))[1]
     state = train(name, model, x, y, cfg, 2, 0, norm, {"test": to_device_images(test_images, torch.device("cpu"))},
-                  256, pairs=pairs, same=same)
+                  256, items=items, targets=targets, pool=pool)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
-    return hashlib.sha256(buf.getvalue()).hexdigest(), state
+    return hashlib.sha256(buf.getvalue()).hexdigest(), state, torch.cat(seen)
 
 
-@pytest.mark.parametrize("name", ["cnn", "siamese"])
+@pytest.mark.parametrize("name", list(CONFIGS))
 def test_tiny_training_is_byte_reproducible(raw_dir, name):
-    h1, s1 = _tiny_run(raw_dir, name)
-    h2, s2 = _tiny_run(raw_dir, name)
+    h1, s1, _ = _tiny_run(raw_dir, name)
+    h2, s2, _ = _tiny_run(raw_dir, name)
     assert h1 == h2
     assert s1.stack("test").shape == (3, 200, 2)  # epoch 0 plus 2 epochs
     assert s1.stack("test").tobytes() == s2.stack("test").tobytes()
     assert not np.array_equal(s1.stack("test")[0], s1.stack("test")[2])
     assert [h["loss"] for h in s1.history] == [h["loss"] for h in s2.history]
+    assert all(np.isfinite(h["loss"]) for h in s1.history)
+
+
+@pytest.mark.parametrize("name", ["cnn", "siamese", "triplet"])
+def test_held_out_classes_never_reach_the_loss(raw_dir, name):
+    _, _, seen = _tiny_run(raw_dir, name, holdout=(7, 8, 9))
+    classes = set(seen.unique().tolist())
+    assert classes == set(range(7)), classes  # every other class, none of 7, 8, 9
+
+
+def test_cnn_epoch_items_are_the_pool_only():
+    labels = np.array([0, 7, 1, 8, 2, 9, 0])
+    pool = training_pool(labels, (7, 8, 9))
+    assert pool.tolist() == [0, 2, 4, 6]
+    assert epoch_items(3, pool, None).tolist() == [[0], [2], [4], [6]]

@@ -26,8 +26,9 @@ def training_config(model_name: str, p: Params) -> dict:
     cfg = {"model_name": model_name, "data": to_dict(p.data), "model": to_dict(p.model),
            "train": to_dict(p.train), model_name: to_dict(p.optim(model_name)),
            "evaluate": {"fit_samples": p.evaluate.fit_samples, "seed": p.evaluate.seed}}
-    if model_name == "siamese":
-        cfg["pairs"] = to_dict(p.pairs)
+    section = p.optim(model_name).index_section
+    if section:
+        cfg[section] = to_dict(getattr(p, section))
     return cfg
 
 

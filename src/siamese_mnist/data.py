@@ -230,3 +230,8 @@ def load_subset(raw_dir: str | Path, split: str, limit: int | None, seed: int) -
     images, labels = load_split(raw_dir, split)
     idx = stratified_subset(labels, limit, seed + (0 if split == "train" else 1))
     return images[idx], labels[idx]
+
+
+def training_pool(labels: np.ndarray, holdout_classes: tuple[int, ...] | list[int] = ()) -> np.ndarray:
+    """Indices of the training images any model may learn from: every class but the held-out ones."""
+    return np.flatnonzero(~np.isin(labels, np.asarray(holdout_classes, dtype=labels.dtype)))

@@ -1,11 +1,19 @@
-"""The embedding network and the two models built on it."""
+"""The embedding network and the models built on it, one class per model.
+
+Every model takes a batch of training *items* (an image, a pair or a triplet) as one image
+batch laid out slot by slot, ``(k·B, 1, 28, 28)`` for ``k = images_per_item``: all first images,
+then all second images, … . ``loss`` turns the forward output into the training loss. Adding a
+model means a class here, a params section in ``config.py`` and its stages in ``dvc.yaml``.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, OptimConfig
+from .losses import batch_triplet_loss, contrastive_loss
 
 
 class EmbeddingNet(nn.Module):
@@ -31,45 +39,80 @@ class EmbeddingNet(nn.Module):
         return self.head(self.features(x))
 
 
-class CNN(nn.Module):
-    """Classifier whose 10-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
+class EmbeddingModel(nn.Module):
+    """A model whose training items hold ``images_per_item`` images, all through one shared tower.
 
-    def __init__(self, cfg: ModelConfig, num_classes: int = 10):
+    The images of a batch of items go through the tower as one batch: same weights, one pass, and
+    batch-norm statistics computed over every slot alike.
+    """
+
+    images_per_item = 1
+
+    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None):
         super().__init__()
         self.embedding = EmbeddingNet(cfg)
-        self.classifier = nn.Linear(cfg.embedding_dim, num_classes)
+        self.section = section
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.embedding(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedding(x)
+
+    def slots(self, out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The forward output of a slot-by-slot batch, split back into one (B, ·) tensor per slot."""
+        return out.chunk(self.images_per_item)
+
+    def loss(self, out: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+        """Training loss from ``forward`` output, the items' (B, k) class labels and their file targets."""
+        raise NotImplementedError
+
+
+class CNN(EmbeddingModel):
+    """Classifier whose 10-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
+
+    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, num_classes: int = 10):
+        super().__init__(cfg, section)
+        self.classifier = nn.Linear(cfg.embedding_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) -> (B, num_classes) logits."""
         return self.classifier(self.embedding(x))
 
-
-class Siamese(nn.Module):
-    """One shared tower applied to both images of a pair."""
-
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.embedding = EmbeddingNet(cfg)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.embedding(x)
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two (B, 1, 28, 28) batches -> two (B, D) embeddings.
-
-        Both halves go through the tower as one (2B, ...) batch: same weights, one pass, and
-        batch-norm statistics computed over both sides of every pair alike.
-        """
-        e = self.embedding(torch.cat([a, b]))
-        return e[: len(a)], e[len(a):]
+    def loss(self, out, labels, targets):
+        return F.cross_entropy(out.float(), labels[:, 0].long())
 
 
-def build_model(name: str, cfg: ModelConfig) -> nn.Module:
-    if name == "cnn":
-        return CNN(cfg)
-    if name == "siamese":
-        return Siamese(cfg)
-    raise ValueError(f"unknown model {name!r}")
+class Siamese(EmbeddingModel):
+    """Pairs through one shared tower, contrastive loss with margin ``siamese.margin``."""
+
+    images_per_item = 2
+
+    def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two (B, 1, 28, 28) batches -> two (B, D) embeddings."""
+        return self.slots(self(torch.cat([a, b])))
+
+    def loss(self, out, labels, targets):
+        a, b = self.slots(out.float())
+        return contrastive_loss(a, b, targets, getattr(self.section, "margin", 1.0))
+
+
+class Triplet(EmbeddingModel):
+    """(anchor, positive, negative) through one shared tower, triplet margin loss, optional negative mining."""
+
+    images_per_item = 3
+
+    def loss(self, out, labels, targets):
+        a, p, n = self.slots(out.float())
+        return batch_triplet_loss(a, p, n, labels, getattr(self.section, "margin", 1.0),
+                                  getattr(self.section, "mining", "none"))
+
+
+MODEL_CLASSES: dict[str, type[EmbeddingModel]] = {"cnn": CNN, "siamese": Siamese, "triplet": Triplet}
+
+
+def build_model(name: str, cfg: ModelConfig, section: OptimConfig | None = None) -> EmbeddingModel:
+    try:
+        return MODEL_CLASSES[name](cfg, section)
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_CLASSES)}") from None

@@ -1,7 +1,9 @@
-"""Balanced, seeded pair indices for the Siamese network, precomputed for every epoch.
+"""Balanced, seeded index files: pairs for the Siamese network, triplets for the triplet network.
 
-Epoch ``e`` draws from ``np.random.default_rng([seed, e])`` alone, so its pairs do not depend
+Epoch ``e`` draws from ``np.random.default_rng([seed, e])`` alone, so its tuples do not depend
 on how many epochs are generated: raising ``train.epochs`` keeps earlier epochs byte-identical.
+Training tuples are drawn from a ``pool`` of allowed images (held-out classes removed) and
+index the whole training split.
 """
 
 from __future__ import annotations
@@ -58,13 +60,57 @@ def draw_pairs(labels: np.ndarray, n_pairs: int, positive_fraction: float,
     return pairs[perm], same[perm]
 
 
+def draw_triplets(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) int32 (anchor, positive, negative) indices into ``labels``.
+
+    Anchors are spread over the classes within ±1 of each other (so every batch is close to
+    class-balanced); the positive is another image of the anchor's class, never the anchor
+    itself; the negative is a random image of one of the other classes, chosen uniformly.
+    """
+    classes, order, starts, counts = _class_table(labels)
+    k = len(classes)
+    if k < 2:
+        raise ValueError("triplets need at least two classes")
+    if counts.min() < 2:
+        raise ValueError(f"class {classes[counts.argmin()]} has fewer than 2 images; cannot form triplets")
+    per_class = np.full(k, n // k)
+    per_class[rng.permutation(k)[: n % k]] += 1
+    a_cls = np.repeat(np.arange(k), per_class)
+    cnt = counts[a_cls]
+    a_off = (rng.random(n) * cnt).astype(np.int64)
+    p_off = (a_off + 1 + (rng.random(n) * (cnt - 1)).astype(np.int64)) % cnt
+    n_cls = (a_cls + rng.integers(1, k, n)) % k
+    n_off = (rng.random(n) * counts[n_cls]).astype(np.int64)
+    triplets = np.stack([order[starts[a_cls] + a_off], order[starts[a_cls] + p_off],
+                         order[starts[n_cls] + n_off]], axis=1).astype(np.int32)
+    return triplets[rng.permutation(n)]
+
+
+def _pool(labels: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+    return np.arange(len(labels)) if pool is None else np.asarray(pool)
+
+
 def make_epoch_pairs(labels: np.ndarray, epochs: int, per_epoch: int | None, positive_fraction: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(epochs, P, 2) int32 pair indices and (epochs, P) uint8 flags; row e-1 holds epoch e."""
-    per_epoch = len(labels) if per_epoch is None else per_epoch
-    drawn = [draw_pairs(labels, per_epoch, positive_fraction, np.random.default_rng([seed, e]))
+                     seed: int, pool: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, P, 2) int32 pair indices and (epochs, P) uint8 flags; row e-1 holds epoch e.
+
+    Only images in ``pool`` (default: all) appear; P defaults to the pool's size.
+    """
+    pool = _pool(labels, pool)
+    per_epoch = len(pool) if per_epoch is None else per_epoch
+    drawn = [draw_pairs(labels[pool], per_epoch, positive_fraction, np.random.default_rng([seed, e]))
              for e in range(1, epochs + 1)]
-    return np.stack([p for p, _ in drawn]), np.stack([s for _, s in drawn])
+    return pool[np.stack([p for p, _ in drawn])].astype(np.int32), np.stack([s for _, s in drawn])
+
+
+def make_epoch_triplets(labels: np.ndarray, epochs: int, per_epoch: int | None, seed: int,
+                        pool: np.ndarray | None = None) -> np.ndarray:
+    """(epochs, T, 3) int32 triplet indices; row e-1 holds epoch e. Only images in ``pool`` appear."""
+    pool = _pool(labels, pool)
+    per_epoch = len(pool) if per_epoch is None else per_epoch
+    drawn = [draw_triplets(labels[pool], per_epoch, np.random.default_rng([seed, e]))
+             for e in range(1, epochs + 1)]
+    return pool[np.stack(drawn)].astype(np.int32)
 
 
 def make_test_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

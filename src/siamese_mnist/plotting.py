@@ -1,4 +1,4 @@
-"""The comparison grid and the per-epoch scatter images."""
+"""The comparison grid, the per-epoch scatter images and the per-model animation."""
 
 from __future__ import annotations
 
@@ -38,18 +38,20 @@ def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tupl
 
 
 def _scatter(ax, x: np.ndarray, labels: np.ndarray, class_names: list[str], point_size: float,
-             legend: bool = True) -> None:
+             legend: bool = True, limits=None) -> list:
+    artists = []
     for c, name in enumerate(class_names):
         pts = x[labels == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=point_size, color=COLORS[c % 10], label=name, linewidths=0,
-                   rasterized=True)
-    xl, yl = _limits(x)
+        artists.append(ax.scatter(pts[:, 0], pts[:, 1], s=point_size, color=COLORS[c % 10], label=name,
+                                  linewidths=0, rasterized=True))
+    xl, yl = limits or _limits(x)
     ax.set_xlim(xl)
     ax.set_ylim(yl)
     ax.tick_params(labelsize=6)
     if legend:
         ax.legend(fontsize=5, markerscale=4 / max(point_size, 0.1), loc="best", ncol=2, frameon=True,
                   handletextpad=0.1, columnspacing=0.5, borderpad=0.3)
+    return artists
 
 
 def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resolution: int) -> None:
@@ -111,3 +113,32 @@ def write_epoch_images(out_dir: str | Path, runs: list[ModelRun], epochs: list[i
             write_bytes(path, epoch_image(run, epoch, class_names, dpi, point_size))
             paths.append(path)
     return paths
+
+
+def animation(name: str, test: np.ndarray, labels: np.ndarray, class_names: list[str], dpi: int,
+              point_size: float, frame_ms: int = 250) -> bytes:
+    """GIF bytes: one frame per epoch of (E+1, N, 2) test embeddings, all on the same axes.
+
+    The axes cover every epoch (robust percentiles of all frames together), so the growth and
+    motion of the clusters is visible, not rescaled away. The figure is drawn once; each frame
+    only moves the points. Every frame shares the first frame's palette (small, stable GIF).
+    """
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    artists = _scatter(ax, test[0], labels, class_names, point_size, limits=_limits(test.reshape(-1, 2)))
+    title = ax.set_title(f"{name} · epoch 0", fontsize=9)  # real text before the layout is fixed
+    fig.tight_layout()
+    frames = []
+    for epoch in range(test.shape[0]):
+        for c, artist in enumerate(artists):
+            artist.set_offsets(test[epoch][labels == c])
+        title.set_text(f"{name} · epoch {epoch}")
+        fig.canvas.draw()
+        rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+        frames.append(rgb.quantize(colors=64) if not frames else rgb.quantize(palette=frames[0]))
+    plt.close(fig)
+    buf = io.BytesIO()
+    durations = [frame_ms] * (len(frames) - 1) + [4 * frame_ms]  # linger on the final epoch
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return buf.getvalue()

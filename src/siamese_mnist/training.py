@@ -1,4 +1,4 @@
-"""Training loops for the CNN and the Siamese network, with per-epoch embedding dumps.
+"""One training loop for every model, with per-epoch embedding dumps.
 
 The data path is built for speed: the whole split lives on the device as one uint8 tensor,
 batches are gathered by index and normalised on the fly, and every epoch's randomness
@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import OptimConfig
-from .losses import contrastive_loss
+from .models import EmbeddingModel
 from .runtime import derive_seed
 
 log = logging.getLogger(__name__)
@@ -99,34 +99,47 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_ep
     return opt, sched
 
 
-def _epoch_plan(model_name: str, n_items: int, cfg: OptimConfig, seed: int, epoch: int,
-                images_per_item: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """This epoch's item order and (items, images_per_item, 2) shift offsets, from (seed, epoch) alone."""
+def _epoch_plan(n_items: int, k: int, shuffle: bool, cfg: OptimConfig, seed: int,
+                epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """This epoch's item order and (items, k, 2) shift offsets, from (seed, epoch) alone.
+
+    Items from an index file come already shuffled per epoch; single images are shuffled here.
+    """
     gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
-    if model_name == "cnn":
-        order = torch.randperm(n_items, generator=gen)
-    else:  # the pair file is already shuffled per epoch
-        order = torch.arange(n_items)
-    offsets = draw_offsets(n_items * images_per_item, cfg.shift, gen).view(n_items, images_per_item, 2)
+    order = torch.randperm(n_items, generator=gen) if shuffle else torch.arange(n_items)
+    offsets = draw_offsets(n_items * k, cfg.shift, gen).view(n_items, k, 2)
     return order, offsets
 
 
-def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+def epoch_items(epoch: int, pool: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+    """(n, k) image indices a model trains on in ``epoch`` (1-based), before this epoch's ordering.
+
+    From the index file when the model has one, else every image of ``pool`` on its own (k = 1).
+    """
+    return pool[:, None] if items is None else items[epoch - 1]
+
+
+def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.Tensor,
           cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
           dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
-          pairs: np.ndarray | None = None, same: np.ndarray | None = None, margin: float = 1.0,
+          items: np.ndarray | None = None, targets: np.ndarray | None = None, pool: np.ndarray | None = None,
           state: TrainState | None = None, resume: dict | None = None, amp: bool = False,
           on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
     """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
 
-    cnn: ``images`` (N, 1, 28, 28) uint8 and ``labels`` (N,) on the device.
-    siamese: additionally ``pairs`` (epochs, P, 2) int32 indices into ``images`` and ``same`` (epochs, P).
+    ``images`` (N, 1, 28, 28) uint8 and ``labels`` (N,) live on the device. ``items``
+    (epochs, n, model.images_per_item) indexes ``images`` per epoch (a pair or triplet file) with
+    per-item ``targets`` (epochs, n) where the loss needs them; without ``items`` the model trains
+    on the single images of ``pool`` (default: all), reshuffled every epoch.
     ``dump_sets`` maps a name to uint8 images embedded at epoch 0 and after every epoch.
     ``state``/``resume`` (optimizer and scheduler state dicts) continue an interrupted run exactly.
     """
     device = images.device
-    siamese = model_name == "siamese"
-    n_items = pairs.shape[1] if siamese else len(images)
+    k = model.images_per_item
+    pool = np.arange(len(images)) if pool is None else np.asarray(pool)
+    if items is not None and items.shape[2] != k:
+        raise ValueError(f"{name} trains on items of {k} images; the index file holds {items.shape[2]}")
+    n_items = len(epoch_items(1, pool, items))
     steps = math.ceil(n_items / cfg.batch_size)
     model.to(device).to(memory_format=torch.channels_last)
     opt, sched = make_optimizer(model, cfg, epochs, steps)
@@ -135,49 +148,43 @@ def train(model_name: str, model: nn.Module, images: torch.Tensor, labels: torch
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
     if state.epoch == 0 and not state.dumps:
-        state.dumps = {k: [embed(model, x, norm, eval_batch_size)] for k, x in dump_sets.items()}
+        state.dumps = {key: [embed(model, x, norm, eval_batch_size)] for key, x in dump_sets.items()}
         if on_epoch_end:
             on_epoch_end(state, model, opt, sched)
 
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
-        order, offsets = _epoch_plan(model_name, n_items, cfg, seed, epoch, 2 if siamese else 1)
+        order, offsets = _epoch_plan(n_items, k, items is None, cfg, seed, epoch)
         order, offsets = order.to(device), offsets.to(device)
-        if siamese:
-            ep_pairs = torch.from_numpy(pairs[epoch - 1]).to(device)
-            ep_same = torch.from_numpy(same[epoch - 1]).to(device)
+        ep_items = torch.from_numpy(np.ascontiguousarray(epoch_items(epoch, pool, items))).to(device).long()
+        ep_targets = None if targets is None else torch.from_numpy(targets[epoch - 1]).to(device)
         model.train()
         total = torch.zeros((), device=device)  # summed on the device: no host sync per step
         t0 = time.perf_counter()
-        bar = tqdm(range(steps), desc=f"{model_name} epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
+        bar = tqdm(range(steps), desc=f"{name} epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
         for step in bar:
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            off = offsets[idx]
+            ids = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            batch = ep_items[ids]  # (B, k) image indices
+            flat = batch.T.reshape(-1)  # slot by slot: all first images, then all second, ...
+            off = offsets[ids].transpose(0, 1).reshape(-1, 2)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                if siamese:
-                    pi = ep_pairs[idx].long()
-                    a = norm(shift_images(images[pi[:, 0]], off[:, 0], cfg.shift))
-                    b = norm(shift_images(images[pi[:, 1]], off[:, 1], cfg.shift))
-                    ea, eb = model(a, b)
-                    loss = contrastive_loss(ea.float(), eb.float(), ep_same[idx], margin)
-                else:
-                    x = norm(shift_images(images[idx], off[:, 0], cfg.shift))
-                    loss = F.cross_entropy(model(x).float(), labels[idx].long())
+                out = model(norm(shift_images(images[flat], off, cfg.shift)))
+                loss = model.loss(out, labels[batch], None if ep_targets is None else ep_targets[ids])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.detach() * len(idx)
+            total += loss.detach() * len(ids)
         bar.close()
         mean_loss = float(total) / n_items
         seconds = time.perf_counter() - t0
-        n_images = n_items * (2 if siamese else 1)
+        n_images = n_items * k
         state.history.append({"epoch": epoch, "loss": mean_loss, "lr": sched.get_last_lr()[0],
                               "seconds": seconds, "images_per_s": n_images / seconds})
-        for k, x in dump_sets.items():
-            state.dumps[k].append(embed(model, x, norm, eval_batch_size))
+        for key, x in dump_sets.items():
+            state.dumps[key].append(embed(model, x, norm, eval_batch_size))
         state.epoch = epoch
-        log.info("%s epoch %d/%d: loss %.4f, %.1f s, %.0f images/s", model_name, epoch, epochs,
+        log.info("%s epoch %d/%d: loss %.4f, %.1f s, %.0f images/s", name, epoch, epochs,
                  mean_loss, seconds, n_images / seconds)
         if on_epoch_end:
             on_epoch_end(state, model, opt, sched)

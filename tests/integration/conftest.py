@@ -19,6 +19,7 @@ TINY = {
     "data": {"train_limit": 2000, "test_limit": 1000},
     "train": {"epochs": 2},
     "pairs": {"test_pairs": 1000},
+    "triplets": {"per_epoch": None},
     "evaluate": {"fit_samples": 1000, "silhouette_samples": 500},
     "render": {"epochs": [0, 1, 2], "grid_resolution": 60},
 }

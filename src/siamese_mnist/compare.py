@@ -1,0 +1,127 @@
+"""`python -m siamese_mnist compare A B`: are two images of the same class, by the trained Siamese model?
+
+A and B are 28×28 8-bit grayscale image files (white digit on black, as in MNIST) or indices
+into the test split (``data/raw``). Both are embedded with the trained model; their Euclidean
+distance is compared with the threshold that the evaluate stage chose on the test pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ParamsError, params_from_dict
+from .data import DataError, load_split
+from .io import UnsafeCheckpointError, load_checkpoint, read_json
+from .models import build_model
+from .training import Normalizer
+
+SIZE = 28
+
+
+class CompareError(ValueError):
+    """An input the compare command cannot use; the message names it."""
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """(28, 28) uint8 from an image file; anything else is refused with the reason."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CompareError(f"{path}: no such file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode, size = im.mode, im.size
+            pixels = np.asarray(im)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise CompareError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    if mode != "L":
+        raise CompareError(f"{path}: image mode {mode}; expected 8-bit grayscale (mode L), white digit on black")
+    if size != (SIZE, SIZE):
+        raise CompareError(f"{path}: {size[0]}x{size[1]} pixels; expected {SIZE}x{SIZE}")
+    return pixels.astype(np.uint8)
+
+
+def resolve_inputs(specs: list[str], raw_dir: str | Path) -> tuple[np.ndarray, list[str]]:
+    """(2, 28, 28) uint8 images and a description of each: a file path, or a test-split index."""
+    images, names = [], []
+    test = None
+    for spec in specs:
+        if spec.isdigit() and not Path(spec).exists():
+            if test is None:
+                try:
+                    test = load_split(raw_dir, "test")
+                except DataError as exc:
+                    raise CompareError(str(exc)) from None
+            idx = int(spec)
+            if idx >= len(test[0]):
+                raise CompareError(f"test index {idx} is out of range; the test split has {len(test[0])} images")
+            images.append(test[0][idx])
+            names.append(f"test #{idx} (class {int(test[1][idx])})")
+        else:
+            images.append(load_image(spec))
+            names.append(spec)
+    return np.stack(images), names
+
+
+def load_model(path: str | Path):
+    """The trained model and its input normaliser, from a checkpoint written by the train stage."""
+    path = Path(path)
+    if not path.is_file():
+        raise CompareError(f"{path}: no trained model; run `dvc repro` (or `dvc pull`) first")
+    ck = load_checkpoint(path)
+    if "state_dict" not in ck or "config" not in ck:
+        raise CompareError(f"{path}: not a model written by the train stage")
+    cfg = ck["config"]
+    p = params_from_dict({"model": cfg["model"], ck["model"]: cfg.get(ck["model"], {})})
+    model = build_model(ck["model"], p.model, p.optim(ck["model"]))
+    model.load_state_dict(ck["state_dict"])
+    return model.eval(), Normalizer(*ck["normalizer"])
+
+
+def load_threshold(path: str | Path) -> float:
+    path = Path(path)
+    if not path.is_file():
+        raise CompareError(f"{path}: no metrics; run the evaluate stage (`dvc repro`) first")
+    threshold = read_json(path).get("threshold")
+    if threshold is None:
+        raise CompareError(f"{path}: holds no 'threshold'")
+    return float(threshold)
+
+
+@torch.inference_mode()
+def distance(model, norm: Normalizer, images: np.ndarray) -> float:
+    x = torch.from_numpy(images).unsqueeze(1)
+    e = model.embed(norm(x))
+    return float(torch.linalg.vector_norm(e[0] - e[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m siamese_mnist compare", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("a", help="image file, or index into the test split")
+    ap.add_argument("b", help="image file, or index into the test split")
+    ap.add_argument("--model", default="models/siamese.pt", help="trained model (default: %(default)s)")
+    ap.add_argument("--metrics", default=None,
+                    help="metrics file holding the threshold (default: metrics/<model name>.json)")
+    ap.add_argument("--raw-dir", default="data/raw", help="where test indices are read from")
+    args = ap.parse_args(argv)
+    try:
+        images, names = resolve_inputs([args.a, args.b], args.raw_dir)
+        model, norm = load_model(args.model)
+        metrics = args.metrics or f"metrics/{Path(args.model).stem}.json"
+        threshold = load_threshold(metrics)
+    except (CompareError, ParamsError, UnsafeCheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    d = distance(model, norm, images)
+    verdict = "same" if d <= threshold else "different"
+    print(f"{names[0]}  vs  {names[1]}")
+    print(f"distance {d:.4f}, threshold {threshold:.4f} ({metrics}): {verdict}")
+    return 0

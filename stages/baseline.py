@@ -1,0 +1,33 @@
+"""Stage `baseline_pixels`: one-shot and retrieval metrics of nearest neighbours on raw pixels.
+
+The same seeded episodes and the same retrieval protocol as the models' evaluate stages, on the
+784 raw pixel values (scaled to [0, 1]) instead of a learned embedding: what an embedding must beat.
+"""
+
+import argparse
+
+import _bootstrap  # noqa: F401
+import numpy as np
+
+from siamese_mnist.config import load_params
+from siamese_mnist.data import load_subset
+from siamese_mnist.evaluation import oneshot_metrics, retrieval
+from siamese_mnist.io import write_json
+from siamese_mnist.runtime import run_stage
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("raw_dir")
+    ap.add_argument("--metrics-out", required=True)
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args()
+    p = load_params(args.params)
+    images, labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.data.subset_seed)
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    row = {**retrieval(x, labels), **oneshot_metrics(x, labels, p.data.holdout_classes, p.evaluate)}
+    write_json(args.metrics_out, {k: None if v is None else round(v, 6) for k, v in row.items()})
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,34 @@
+"""What the pictures show: legends with the dataset's class names, one GIF frame per epoch on fixed axes."""
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from siamese_mnist.data import class_names
+from siamese_mnist.plotting import _scatter, animation, plt
+
+
+def test_legend_uses_the_datasets_class_names():
+    names = class_names("fashion-mnist")
+    assert names[:2] == ["T-shirt/top", "Trouser"] and names[-1] == "Ankle boot"
+    fig, ax = plt.subplots()
+    x = np.random.default_rng(0).normal(size=(100, 2))
+    _scatter(ax, x, np.arange(100) % 10, names, 1.0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == names
+    plt.close(fig)
+
+
+def test_animation_has_one_frame_per_epoch_on_fixed_axes():
+    rng = np.random.default_rng(0)
+    test = np.stack([rng.normal(size=(200, 2)) * (1 + e) for e in range(4)])  # the cloud grows 4x
+    gif = animation("triplet", test, np.arange(200) % 10, class_names("mnist"), 40, 1.0)
+    with Image.open(io.BytesIO(gif)) as im:
+        assert im.format == "GIF" and im.n_frames == 4
+        frames = []
+        for i in range(4):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("RGB")).astype(int))
+    # on fixed axes the growing cloud covers more of the plot from frame to frame
+    coloured = [int(((f.max(axis=2) - f.min(axis=2)) > 60).sum()) for f in frames]
+    assert coloured[0] < coloured[-1], coloured
