@@ -17,6 +17,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", nargs=2, action="append", required=True, metavar=("NAME", "EMBEDDINGS"))
     ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--dpi", type=int, default=80)
+    ap.add_argument("--point-size", type=float, default=1.0)
+    ap.add_argument("--frame-ms", type=int, default=250, help="milliseconds per epoch frame")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
@@ -27,7 +30,7 @@ def main() -> None:
     for name, path in args.model:
         emb = load_npz(path)
         write_bytes(tmp / f"{name}.gif", animation(name, emb["test"], emb["test_labels"], names,
-                                                    p.render.dpi, p.render.point_size))
+                                                    args.dpi, args.point_size, args.frame_ms))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

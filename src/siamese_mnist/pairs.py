@@ -13,11 +13,38 @@ import numpy as np
 TEST_STREAM = 0  # rng stream id of the fixed test pairs; epochs use 1..E
 
 
-def _class_table(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """classes, members sorted by class, each class's start offset and its count."""
+def _class_table(labels: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """classes, members sorted by class, each class's start offset and its count; refuses what
+    cannot form ``what`` (fewer than two classes, or a class of one image)."""
     order = np.argsort(labels, kind="stable")
     classes, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    if len(classes) < 2:
+        raise ValueError(f"{what} need at least two classes")
+    if counts.min() < 2:
+        raise ValueError(f"class {classes[counts.argmin()]} has fewer than 2 images; cannot form {what}")
     return classes, order, starts, counts
+
+
+def _spread_classes(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) class positions: each of the k classes n // k times, and n % k random classes once more."""
+    per_class = np.full(k, n // k)
+    per_class[rng.permutation(k)[: n % k]] += 1
+    return np.repeat(np.arange(k), per_class)
+
+
+def _two_of_a_class(cls: np.ndarray, order, starts, counts, rng) -> tuple[np.ndarray, np.ndarray]:
+    """For each class position, two different random members of that class."""
+    cnt = counts[cls]
+    a_off = (rng.random(len(cls)) * cnt).astype(np.int64)
+    # A nonzero offset modulo the class size can never land on the first member itself.
+    b_off = (a_off + 1 + (rng.random(len(cls)) * (cnt - 1)).astype(np.int64)) % cnt
+    return order[starts[cls] + a_off], order[starts[cls] + b_off]
+
+
+def _member_of_another_class(cls: np.ndarray, order, starts, counts, rng) -> np.ndarray:
+    """For each class position, a random member of one of the other k - 1 classes, chosen uniformly."""
+    other = (cls + rng.integers(1, len(counts), len(cls))) % len(counts)
+    return order[starts[other] + (rng.random(len(cls)) * counts[other]).astype(np.int64)]
 
 
 def draw_pairs(labels: np.ndarray, n_pairs: int, positive_fraction: float,
@@ -28,33 +55,13 @@ def draw_pairs(labels: np.ndarray, n_pairs: int, positive_fraction: float,
     within ±1 of each other, and never pair an image with itself; each negative takes a random
     anchor and a random image of one of the other classes, chosen uniformly.
     """
-    classes, order, starts, counts = _class_table(labels)
-    k = len(classes)
-    if k < 2:
-        raise ValueError("pairs need at least two classes")
-    if counts.min() < 2:
-        raise ValueError(f"class {classes[counts.argmin()]} has fewer than 2 images; cannot form positive pairs")
+    classes, order, starts, counts = _class_table(labels, "positive pairs")
     n_pos = int(round(n_pairs * positive_fraction))
     n_neg = n_pairs - n_pos
-
-    # Positives: class c gets n_pos // k pairs, and n_pos % k random classes one more.
-    per_class = np.full(k, n_pos // k)
-    per_class[rng.permutation(k)[: n_pos % k]] += 1
-    pos_cls = np.repeat(np.arange(k), per_class)
-    cnt = counts[pos_cls]
-    a_off = (rng.random(n_pos) * cnt).astype(np.int64)
-    # A nonzero offset modulo the class size can never land on the anchor itself.
-    b_off = (a_off + 1 + (rng.random(n_pos) * (cnt - 1)).astype(np.int64)) % cnt
-    pos = np.stack([order[starts[pos_cls] + a_off], order[starts[pos_cls] + b_off]], axis=1)
-
-    # Negatives: anchor uniform over images; partner class uniform over the other k - 1.
-    anchor = rng.integers(0, len(labels), n_neg)
-    a_cls = np.searchsorted(classes, labels[anchor])
-    b_cls = (a_cls + rng.integers(1, k, n_neg)) % k
-    b_off = (rng.random(n_neg) * counts[b_cls]).astype(np.int64)
-    neg = np.stack([anchor, order[starts[b_cls] + b_off]], axis=1)
-
-    pairs = np.concatenate([pos, neg]).astype(np.int32)
+    pos = np.stack(_two_of_a_class(_spread_classes(len(classes), n_pos, rng), order, starts, counts, rng), axis=1)
+    anchor = rng.integers(0, len(labels), n_neg)  # negatives: anchor uniform over images
+    partner = _member_of_another_class(np.searchsorted(classes, labels[anchor]), order, starts, counts, rng)
+    pairs = np.concatenate([pos, np.stack([anchor, partner], axis=1)]).astype(np.int32)
     same = np.concatenate([np.ones(n_pos, np.uint8), np.zeros(n_neg, np.uint8)])
     perm = rng.permutation(n_pairs)
     return pairs[perm], same[perm]
@@ -67,23 +74,11 @@ def draw_triplets(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
     class-balanced); the positive is another image of the anchor's class, never the anchor
     itself; the negative is a random image of one of the other classes, chosen uniformly.
     """
-    classes, order, starts, counts = _class_table(labels)
-    k = len(classes)
-    if k < 2:
-        raise ValueError("triplets need at least two classes")
-    if counts.min() < 2:
-        raise ValueError(f"class {classes[counts.argmin()]} has fewer than 2 images; cannot form triplets")
-    per_class = np.full(k, n // k)
-    per_class[rng.permutation(k)[: n % k]] += 1
-    a_cls = np.repeat(np.arange(k), per_class)
-    cnt = counts[a_cls]
-    a_off = (rng.random(n) * cnt).astype(np.int64)
-    p_off = (a_off + 1 + (rng.random(n) * (cnt - 1)).astype(np.int64)) % cnt
-    n_cls = (a_cls + rng.integers(1, k, n)) % k
-    n_off = (rng.random(n) * counts[n_cls]).astype(np.int64)
-    triplets = np.stack([order[starts[a_cls] + a_off], order[starts[a_cls] + p_off],
-                         order[starts[n_cls] + n_off]], axis=1).astype(np.int32)
-    return triplets[rng.permutation(n)]
+    classes, order, starts, counts = _class_table(labels, "triplets")
+    cls = _spread_classes(len(classes), n, rng)
+    anchor, positive = _two_of_a_class(cls, order, starts, counts, rng)
+    negative = _member_of_another_class(cls, order, starts, counts, rng)
+    return np.stack([anchor, positive, negative], axis=1).astype(np.int32)[rng.permutation(n)]
 
 
 def _pool(labels: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
