@@ -32,3 +32,16 @@ def test_animation_has_one_frame_per_epoch_on_fixed_axes():
     # on fixed axes the growing cloud covers more of the plot from frame to frame
     coloured = [int(((f.max(axis=2) - f.min(axis=2)) > 60).sum()) for f in frames]
     assert coloured[0] < coloured[-1], coloured
+
+
+def test_embeddings_of_other_dimensions_are_drawn_not_refused():
+    from siamese_mnist.evaluation import fit_logreg, logreg_params
+    from siamese_mnist.plotting import ModelRun, comparison_grid
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 10
+    for dim in (1, 3):
+        test = rng.normal(size=(2, 300, dim)) + labels[None, :, None]
+        run = ModelRun("triplet", test, labels, {0: 0.5, 1: 0.9}, logreg_params(fit_logreg(test[-1], labels)))
+        png = comparison_grid([run], [0, 1], class_names("mnist"), 30, 1.0, 20)
+        assert png.startswith(b"\x89PNG")
+        assert Image.open(io.BytesIO(animation("triplet", test, labels, class_names("mnist"), 30, 1.0))).n_frames == 2

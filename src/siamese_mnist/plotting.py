@@ -30,6 +30,15 @@ class ModelRun:
     logreg: dict  # final epoch's fitted logistic regression (evaluation.logreg_params)
 
 
+def _xy(x: np.ndarray) -> np.ndarray:
+    """The two coordinates drawn: an embedding's first two dimensions (a 1-D one on a line)."""
+    return x[:, :2] if x.shape[1] >= 2 else np.column_stack([x[:, 0], np.zeros(len(x))])
+
+
+def _dims_note(x: np.ndarray) -> str:
+    return "" if x.shape[-1] == 2 else f" · dims 1–2 of {x.shape[-1]}"
+
+
 def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
     lo, hi = np.percentile(x, [0.1, 99.9], axis=0)
     span = np.maximum(hi - lo, 1e-6)
@@ -39,6 +48,7 @@ def _limits(x: np.ndarray, pad: float = 0.05) -> tuple[tuple[float, float], tupl
 
 def _scatter(ax, x: np.ndarray, labels: np.ndarray, class_names: list[str], point_size: float,
              legend: bool = True, limits=None) -> list:
+    x = _xy(x)
     artists = []
     for c, name in enumerate(class_names):
         pts = x[labels == c]
@@ -56,6 +66,9 @@ def _scatter(ax, x: np.ndarray, labels: np.ndarray, class_names: list[str], poin
 
 def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resolution: int) -> None:
     x = run.test[-1]
+    if x.shape[1] != 2:  # the classifier lives in more (or fewer) dimensions than the picture
+        _scatter(ax, x, run.labels, class_names, point_size, legend=False)
+        return
     (x0, x1), (y0, y1) = _limits(x)
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     pred = predict_logreg(run.logreg, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
@@ -67,7 +80,8 @@ def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resol
 
 def _title(run: ModelRun, epoch: int) -> str:
     acc = run.logreg_acc.get(epoch)
-    return f"{run.name} · epoch {epoch}" + (f" · LR acc {100 * acc:.2f}%" if acc is not None else "")
+    return (f"{run.name} · epoch {epoch}" + (f" · LR acc {100 * acc:.2f}%" if acc is not None else "")
+            + _dims_note(run.test))
 
 
 def _png(fig, dpi: int) -> bytes:
@@ -126,14 +140,15 @@ def animation(name: str, test: np.ndarray, labels: np.ndarray, class_names: list
     from PIL import Image
 
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    artists = _scatter(ax, test[0], labels, class_names, point_size, limits=_limits(test.reshape(-1, 2)))
-    title = ax.set_title(f"{name} · epoch 0", fontsize=9)  # real text before the layout is fixed
+    limits = _limits(np.concatenate([_xy(frame) for frame in test]))
+    artists = _scatter(ax, test[0], labels, class_names, point_size, limits=limits)
+    title = ax.set_title(f"{name} · epoch 0{_dims_note(test)}", fontsize=9)  # real text before the layout
     fig.tight_layout()
     frames = []
     for epoch in range(test.shape[0]):
         for c, artist in enumerate(artists):
-            artist.set_offsets(test[epoch][labels == c])
-        title.set_text(f"{name} · epoch {epoch}")
+            artist.set_offsets(_xy(test[epoch])[labels == c])
+        title.set_text(f"{name} · epoch {epoch}{_dims_note(test)}")
         fig.canvas.draw()
         rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
         frames.append(rgb.quantize(colors=64) if not frames else rgb.quantize(palette=frames[0]))
