@@ -14,20 +14,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SIAMESE_MNIST_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 
+def _shared_dataset(name: str) -> Path:
+    d = SHARED_DATA / name
+    if not (d / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"test data missing: {d} (set SIAMESE_MNIST_TEST_DATA to the folder holding {name}/)")
+    return d
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    d = SHARED_DATA / "mnist"
-    if not (d / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"test data missing: {d} (set SIAMESE_MNIST_TEST_DATA to the folder holding mnist/)")
-    return d
+    return _shared_dataset("mnist")
 
 
 @pytest.fixture(scope="session")
 def fashion_dir() -> Path:
-    d = SHARED_DATA / "fashion-mnist"
-    if not (d / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"test data missing: {d} (set SIAMESE_MNIST_TEST_DATA to the folder holding fashion-mnist/)")
-    return d
+    return _shared_dataset("fashion-mnist")
 
 
 @pytest.fixture(scope="session")
