@@ -17,6 +17,7 @@ import torch
 from .config import ParamsError, params_from_dict
 from .data import DataError, load_split
 from .io import UnsafeCheckpointError, load_checkpoint, read_json
+from .losses import pair_distance
 from .models import build_model
 from .training import Normalizer
 
@@ -99,7 +100,7 @@ def load_threshold(path: str | Path) -> float:
 def distance(model, norm: Normalizer, images: np.ndarray) -> float:
     x = torch.from_numpy(images).unsqueeze(1)
     e = model.embed(norm(x))
-    return float(torch.linalg.vector_norm(e[0] - e[1]))
+    return float(pair_distance(e[:1], e[1:]))
 
 
 def main(argv: list[str] | None = None) -> int:
