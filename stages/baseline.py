@@ -15,6 +15,8 @@ from siamese_mnist.evaluation import oneshot_metrics, retrieval
 from siamese_mnist.io import write_json
 from siamese_mnist.runtime import run_stage
 
+METRICS = ("precision_at_1", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
@@ -23,10 +25,10 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    images, labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.data.subset_seed)
+    images, labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.seed)
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
-    row = {**retrieval(x, labels), **oneshot_metrics(x, labels, p.data.holdout_classes, p.evaluate)}
-    write_json(args.metrics_out, {k: None if v is None else round(v, 6) for k, v in row.items()})
+    row = {**retrieval(x, labels), **oneshot_metrics(x, labels, p.data.holdout_classes, p.evaluate, p.seed)}
+    write_json(args.metrics_out, {"pixels": {k: None if row[k] is None else round(row[k], 6) for k in METRICS}})
 
 
 if __name__ == "__main__":

@@ -1,77 +1,85 @@
-"""Stage `train_<model>`: train one model (cnn, siamese, triplet), dumping 2-D embeddings every epoch.
+"""Stage `train@<model>`: train one model on its index file, dumping its embeddings every epoch.
 
-A checkpoint is written after every epoch; a rerun with the same params resumes from it and
-ends byte-identical to an uninterrupted run.
+A resume point is written after every epoch to an ignored folder (not a DVC output, so DVC's run
+cache stays on); a rerun under the same params, inputs and code resumes from it and ends
+byte-identical to an uninterrupted run. The device and thread count come from the environment
+(SIAMESE_MNIST_DEVICE, SIAMESE_MNIST_THREADS), never from params: they change no result's identity.
 """
 
 import argparse
+from pathlib import Path
+
 import _bootstrap  # noqa: F401
 import torch
 
+import siamese_mnist
 from siamese_mnist.checkpointing import EpochCheckpointer
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import load_subset, stratified_subset, training_pool
-from siamese_mnist.io import load_npz, write_csv, write_json, write_npz, save_checkpoint
+from siamese_mnist.data import load_subset, stratified_subset
+from siamese_mnist.io import load_npz, save_checkpoint, write_json, write_npz
 from siamese_mnist.models import build_model
-from siamese_mnist.runtime import (cpu_name, resolve_device, run_stage, seed_everything, set_determinism,
-                                   set_threads)
+from siamese_mnist.reporting import LiveHistory, runtime_summary
+from siamese_mnist.runtime import (cpu_name, machine_settings, resolve_device, run_stage, seed_everything,
+                                   set_determinism, set_threads)
 from siamese_mnist.training import Normalizer, to_device_images, train
-from siamese_mnist.reporting import history_frames, runtime_summary
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("model", choices=MODELS)
     ap.add_argument("raw_dir")
-    ap.add_argument("--index", help="the model's training index file (pairs, triplets), if it has one")
+    ap.add_argument("index", help="the model's index file (per-epoch items), from the sample stage")
     ap.add_argument("--model-out", required=True)
     ap.add_argument("--embeddings-out", required=True)
-    ap.add_argument("--history-out", required=True)
-    ap.add_argument("--timing-out", required=True)
+    ap.add_argument("--live-dir", required=True, help="dvclive folder: per-epoch loss, lr, images/s")
     ap.add_argument("--runtime-out", required=True)
-    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--resume-point", required=True, help="ignored by git and DVC; removed on success")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
     cfg = p.optim(args.model)
-    threads = set_threads(p.train.threads)
-    device = resolve_device(p.train.device)
+    device_name, threads = machine_settings()
+    threads = set_threads(threads)
+    device = resolve_device(device_name)
     set_determinism(p.train.deterministic)
-    seed_everything(p.train.seed)
+    seed_everything(p.seed)
 
-    images, labels = load_subset(args.raw_dir, "train", p.data.train_limit, p.data.subset_seed)
-    test_images, test_labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.data.subset_seed)
-    fit_idx = stratified_subset(labels, p.evaluate.fit_samples, p.evaluate.seed)
+    images, labels = load_subset(args.raw_dir, "train", p.data.train_limit, p.seed)
+    test_images, test_labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.seed)
+    fit_idx = stratified_subset(labels, min(p.data.fit_samples, len(labels)), p.seed)
+    index = load_npz(args.index)
+    items, targets = index["items"], index.get("targets")
+    if items.shape[0] < p.train.epochs:
+        ap.error(f"{args.index} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
+    if items.max() >= len(labels):
+        ap.error(f"{args.index} indexes image {items.max()}, the train split has {len(labels)}")
     norm = Normalizer.fit(images)
     x = to_device_images(images, device)
     y = torch.from_numpy(labels).to(device)
     dump_sets = {"test": to_device_images(test_images, device), "fit": x[torch.from_numpy(fit_idx).to(device)]}
-    pool = training_pool(labels, p.data.holdout_classes)  # held-out classes never reach training
-    items = targets = None
-    if cfg.index_section:
-        if not args.index:
-            ap.error(f"--index is required for the {args.model} model ({cfg.index_section} file)")
-        f = load_npz(args.index)
-        items, targets = f["items"], f.get("targets")
-        if items.shape[0] < p.train.epochs:
-            ap.error(f"{args.index} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
-        if items.max() >= len(labels):
-            ap.error(f"{args.index} indexes image {items.max()}, the train split has {len(labels)}")
 
     model = build_model(args.model, p.model, cfg)
-    ckpt = EpochCheckpointer(args.checkpoint, args.model, p)
+    code = [Path(__file__), Path(siamese_mnist.__file__).parent]
+    ckpt = EpochCheckpointer(args.resume_point, args.model, p, inputs=[args.raw_dir, args.index, *code])
     state, resume = ckpt.restore(model)
-    state = train(args.model, model, x, y, cfg, p.train.epochs, p.train.seed, norm, dump_sets,
-                  p.train.eval_batch_size, items=items, targets=targets, pool=pool, amp=p.train.amp,
-                  state=state, resume=resume, on_epoch_end=ckpt.save)
+    live = LiveHistory(args.model, args.live_dir)
+    if state is not None:
+        live.replay(state.history)
+
+    def on_epoch_end(st, model, opt, sched) -> None:
+        if st.history and st.history[-1]["epoch"] == st.epoch:
+            live.log(st.history[-1])
+        ckpt.save(st, model, opt, sched)
+
+    state = train(args.model, model, x, y, cfg, p.train.epochs, p.seed, norm, dump_sets,
+                  p.train.eval_batch_size, items=items, targets=targets, amp=p.train.amp,
+                  state=state, resume=resume, on_epoch_end=on_epoch_end)
 
     write_npz(args.embeddings_out, test=state.stack("test"), test_labels=test_labels,
               fit=state.stack("fit"), fit_labels=labels[fit_idx])
     save_checkpoint(args.model_out, {"model": args.model, "state_dict": model.cpu().state_dict(),
                                      "config": ckpt.config, "normalizer": [norm.mean, norm.std]})
-    losses, timing = history_frames(state.history)
-    write_csv(args.history_out, losses)
-    write_csv(args.timing_out, timing)
+    live.end()
     write_json(args.runtime_out, runtime_summary(state.history, device, threads, cpu_name()))
     ckpt.finish()
 

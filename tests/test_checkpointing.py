@@ -1,5 +1,6 @@
 import logging
 
+import pytest
 import torch
 
 from siamese_mnist.checkpointing import EpochCheckpointer
@@ -10,44 +11,70 @@ from siamese_mnist.training import TrainState
 SMALL = {"model": {"conv_channels": [4, 8], "hidden": 16}}
 
 
-def saved(tmp_path, params):
+@pytest.fixture
+def inputs(tmp_path):
+    """Stand-ins for a training run's inputs: a data folder, an index file, a code file."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw/images").write_bytes(b"\x00" * 100)
+    (tmp_path / "index.npz").write_bytes(b"pairs")
+    (tmp_path / "losses.py").write_text("margin = 1\n")
+    return [tmp_path / "raw", tmp_path / "index.npz", tmp_path / "losses.py"]
+
+
+def saved(tmp_path, params, inputs):
     model = build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, 1)
-    ck = EpochCheckpointer(tmp_path / "ck.pt", "siamese", params)
+    ck = EpochCheckpointer(tmp_path / "ck.pt", "siamese", params, inputs)
     ck.save(TrainState(epoch=1, history=[{"epoch": 1, "loss": 0.5}], dumps={"test": [torch.zeros(3, 2).numpy()] * 2}),
             model, opt, sched)
     return ck, model
 
 
-def test_matching_checkpoint_resumes(tmp_path):
+def fresh_model():
+    return build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16))
+
+
+def test_matching_checkpoint_resumes(tmp_path, inputs):
     p = params_from_dict(SMALL)
-    ck, model = saved(tmp_path, p)
-    fresh = build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16))
-    state, resume = EpochCheckpointer(tmp_path / "ck.pt", "siamese", p).restore(fresh)
+    ck, model = saved(tmp_path, p, inputs)
+    fresh = fresh_model()
+    state, resume = EpochCheckpointer(tmp_path / "ck.pt", "siamese", p, inputs).restore(fresh)
     assert state.epoch == 1 and len(state.dumps["test"]) == 2 and "optimizer" in resume
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
 
 
-def test_checkpoint_under_other_params_is_ignored_with_one_line(tmp_path, caplog):
-    saved(tmp_path, params_from_dict(SMALL))
+IGNORED = "ignoring resume point {}: made under other params, data or code"
+
+
+def test_checkpoint_under_other_params_is_ignored_with_one_line(tmp_path, inputs, caplog):
+    saved(tmp_path, params_from_dict(SMALL), inputs)
     other = params_from_dict({**SMALL, "siamese": {"margin": 2.0}})
-    fresh = build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16))
     with caplog.at_level(logging.INFO):
-        state, resume = EpochCheckpointer(tmp_path / "ck.pt", "siamese", other).restore(fresh)
+        state, resume = EpochCheckpointer(tmp_path / "ck.pt", "siamese", other, inputs).restore(fresh_model())
     assert state is None and resume is None
-    assert [r.message for r in caplog.records] == [f"ignoring checkpoint {tmp_path / 'ck.pt'}: made under other params"]
+    assert [r.message for r in caplog.records] == [IGNORED.format(tmp_path / "ck.pt")]
 
 
-def test_cnn_checkpoint_ignores_siamese_params(tmp_path):
-    a = EpochCheckpointer(tmp_path / "ck.pt", "cnn", params_from_dict(SMALL))
-    b = EpochCheckpointer(tmp_path / "ck.pt", "cnn", params_from_dict({**SMALL, "siamese": {"margin": 2.0}}))
+@pytest.mark.parametrize("changed", [0, 1, 2], ids=["data", "index file", "code"])
+def test_checkpoint_made_from_other_inputs_is_not_resumed(tmp_path, inputs, caplog, changed):
+    p = params_from_dict(SMALL)
+    saved(tmp_path, p, inputs)
+    target = inputs[changed] / "images" if inputs[changed].is_dir() else inputs[changed]
+    target.write_bytes(target.read_bytes() + b"#")  # one byte more, same params
+    with caplog.at_level(logging.INFO):
+        assert EpochCheckpointer(tmp_path / "ck.pt", "siamese", p, inputs).restore(fresh_model()) == (None, None)
+    assert IGNORED.format(tmp_path / "ck.pt") in caplog.text
+
+
+def test_cnn_checkpoint_ignores_other_models_params(tmp_path, inputs):
+    a = EpochCheckpointer(tmp_path / "ck.pt", "cnn", params_from_dict(SMALL), inputs)
+    b = EpochCheckpointer(tmp_path / "ck.pt", "cnn", params_from_dict({**SMALL, "siamese": {"margin": 2.0}}), inputs)
     assert a.tag == b.tag
 
 
-def test_finished_checkpoint_is_small_and_not_resumed(tmp_path):
-    p = params_from_dict(SMALL)
-    ck, _ = saved(tmp_path, p)
+def test_finished_run_leaves_no_resume_point(tmp_path, inputs):
+    ck, _ = saved(tmp_path, params_from_dict(SMALL), inputs)
     ck.finish()
-    assert (tmp_path / "ck.pt").stat().st_size < 2000
-    assert ck.restore(build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16))) == (None, None)
+    assert not (tmp_path / "ck.pt").exists()
+    assert ck.restore(fresh_model()) == (None, None)

@@ -20,7 +20,7 @@ SMALL = ModelConfig(conv_channels=(4, 8), hidden=16)
 
 @pytest.fixture
 def workdir(tmp_path, raw_dir):
-    """A folder laid out like the repo after `dvc repro`: models/, metrics/, data/raw, two test digits."""
+    """A folder laid out like the repo after `dvc repro`: models/ (weights, probe), data/raw, two test digits."""
     torch.manual_seed(0)
     params = Params(model=SMALL)
     model = build_model("siamese", SMALL, params.siamese)
@@ -28,8 +28,7 @@ def workdir(tmp_path, raw_dir):
     save_checkpoint(tmp_path / "models/siamese.pt", {
         "model": "siamese", "state_dict": model.state_dict(), "config": training_config("siamese", params),
         "normalizer": [0.13, 0.31]})
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics/siamese.json").write_text(json.dumps({"threshold": 0.5}))
+    (tmp_path / "models/siamese_probe.json").write_text(json.dumps({"threshold": 0.5}))
     (tmp_path / "data").mkdir()
     (tmp_path / "data/raw").symlink_to(raw_dir)
     images, _ = load_split(raw_dir, "test")
@@ -50,7 +49,7 @@ def test_identical_images_are_the_same(workdir):
     out = compare(workdir, "a.png", "a_copy.png")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith(": same")
-    assert "distance 0.0000, threshold 0.5000 (metrics/siamese.json)" in out.stdout
+    assert "distance 0.0000, threshold 0.5000 (models/siamese_probe.json)" in out.stdout
 
 
 def test_test_set_indices_are_read_from_data_raw(workdir):

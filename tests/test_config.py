@@ -19,13 +19,13 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range"),
     ({"train": {"epochs": "ten"}}, "train.epochs: 'ten' should be an integer"),
     ({"siamese": {"margin": 0}}, "siamese.margin: 0.0 is out of range; allowed > 0"),
-    ({"pairs": {"positive_fraction": 1.0}}, "pairs.positive_fraction: 1.0 is out of range; allowed (0, 1)"),
+    ({"siamese": {"positive_fraction": 1.0}}, "siamese.positive_fraction: 1.0 is out of range; allowed (0, 1)"),
     ({"cnn": {"batch_size": 0}}, "cnn.batch_size: 0 is out of range"),
     ({"siamese": {"lr": -0.1}}, "siamese.lr: -0.1 is out of range; allowed > 0"),
     ({"render": {"epochs": [0, -1]}}, "render.epochs: -1 is negative"),
     ({"render": {"epochs": [0, 60]}}, "render.epochs: epoch 60 is beyond train.epochs=50"),
     ({"data": {"dataset": "cifar"}}, "data.dataset: 'cifar' is not one of mnist, fashion-mnist"),
-    ({"train": {"device": "tpu"}}, "train.device: 'tpu' is not one of"),
+    ({"train": {"device": "cpu"}}, "train.device: unknown key"),  # a machine setting: SIAMESE_MNIST_DEVICE
     ({"data": {"train_limit": 70000}}, "data.train_limit: 70000 is out of range; allowed 10..60000"),
     ({"data": {"train_limit": 5}}, "data.train_limit: 5 is out of range"),
     ({"model": {"conv_channels": [8]}}, "model.conv_channels: [8] must be two positive widths"),
@@ -34,13 +34,16 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"data": {"holdout_classes": list(range(9))}}, "at least two classes must be left to train on"),
     ({"triplet": {"mining": "hard"}}, "triplet.mining: 'hard' is not one of none, semihard, hardest"),
     ({"triplet": {"margin": -1}}, "triplet.margin: -1.0 is out of range; allowed > 0"),
-    ({"triplets": {"per_epoch": 0}}, "triplets.per_epoch: 0 is out of range"),
+    ({"triplet": {"per_epoch": 0}}, "triplet.per_epoch: 0 is out of range"),
+    ({"data": {"fit_samples": 5}}, "data.fit_samples: 5 is out of range"),
+    ({"render": {"frame_ms": 0}}, "render.frame_ms: 0 is out of range"),
     ({"evaluate": {"episodes": 0}}, "evaluate.episodes: 0 is out of range; allowed >= 1"),
 ])
 def test_bad_params_name_the_key(patch, message):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     for section, values in patch.items():
         raw.setdefault(section, {}).update(values)
+    assert load_params  # (the same checks run in the check stage, before DVC touches any output)
     with pytest.raises(ParamsError) as exc:
         params_from_dict(raw)
     assert message in str(exc.value)
@@ -49,3 +52,10 @@ def test_bad_params_name_the_key(patch, message):
 def test_tuples_and_nulls_are_coerced():
     p = params_from_dict({"render": {"epochs": [0, 1]}, "data": {"train_limit": None}})
     assert p.render.epochs == (0, 1) and p.data.train_limit is None
+
+
+def test_bad_seed_names_the_key():
+    with pytest.raises(ParamsError, match="seed: -1 is out of range"):
+        params_from_dict({"seed": -1})
+    with pytest.raises(ParamsError, match="seed: 'x' should be an integer"):
+        params_from_dict({"seed": "x"})

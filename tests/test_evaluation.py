@@ -38,12 +38,12 @@ def test_verification_of_a_reversed_distance_is_zero_auc():
 def test_evaluate_epoch_on_perfect_embedding():
     x, y = clusters()
     pairs = np.array([[0, 1], [0, 60], [100, 101], [100, 400]])
-    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500))
+    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500), 0, 0)
     assert row["logreg_acc"] == 1.0 and row["knn_acc"] == 1.0 and row["roc_auc"] == 1.0
     assert row["silhouette"] > 0.9
     assert row["precision_at_1"] == row["r_precision"] == row["map_at_r"] == 1.0
     assert row["oneshot_all_acc"] == 1.0 and row["oneshot_holdout_acc"] is None
-    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500),
+    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500), 0,
                             holdout=(7, 8, 9))
     assert row["oneshot_holdout_acc"] == 1.0
 

@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 
 from siamese_mnist.config import ModelConfig
@@ -47,4 +48,7 @@ def test_every_model_in_the_params_has_a_class_and_a_section():
         section = Params().optim(name)
         model = build_model(name, CFG, section)
         k = model.images_per_item
-        assert section.index_section is None if k == 1 else section.index_section in ("pairs", "triplets")
+        labels = np.repeat(np.arange(10), 5)
+        index = type(model).sample(labels, 2, section, 0, np.arange(len(labels)))
+        assert index["items"].shape[0] == 2 and index["items"].shape[2] == k and index["items"].dtype == np.int32
+        assert ("targets" in index) == (name == "siamese")  # the contrastive loss needs same/different flags

@@ -1,8 +1,10 @@
-"""How many threads a stage uses when `train.threads: 0`."""
+"""Machine settings: how many threads and which device a stage uses, from the environment."""
 
 import os
 
-from siamese_mnist.runtime import available_cores
+import pytest
+
+from siamese_mnist.runtime import DeviceError, available_cores, machine_settings
 
 
 def affinity() -> int:
@@ -32,3 +34,19 @@ def test_no_quota_means_the_affinity_mask(tmp_path):
     (tmp_path / "cpu.max").write_text("max 100000\n")
     assert available_cores(str(tmp_path)) == affinity()
     assert available_cores(str(tmp_path / "missing")) == affinity()
+
+
+def test_machine_settings_come_from_the_environment_with_defaults():
+    assert machine_settings({}) == ("auto", 0)
+    assert machine_settings({"SIAMESE_MNIST_THREADS": "1", "SIAMESE_MNIST_DEVICE": "cpu"}) == ("cpu", 1)
+    assert machine_settings({"SIAMESE_MNIST_DEVICE": "cuda:1"}) == ("cuda:1", 0)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SIAMESE_MNIST_THREADS": "two"}, "SIAMESE_MNIST_THREADS='two' should be a whole number"),
+    ({"SIAMESE_MNIST_THREADS": "-1"}, "SIAMESE_MNIST_THREADS='-1' should be a whole number"),
+    ({"SIAMESE_MNIST_DEVICE": "gpu"}, "SIAMESE_MNIST_DEVICE='gpu' is not one of"),
+])
+def test_bad_machine_settings_name_the_variable(env, message):
+    with pytest.raises(DeviceError, match=message):
+        machine_settings(env)

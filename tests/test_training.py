@@ -10,9 +10,9 @@ from siamese_mnist.data import load_subset
 from siamese_mnist.losses import contrastive_loss
 from siamese_mnist.models import build_model
 from siamese_mnist.data import training_pool
-from siamese_mnist.pairs import make_epoch_pairs, make_epoch_triplets
+from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, epoch_items, shift_images, to_device_images, train
+from siamese_mnist.training import Normalizer, shift_images, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -28,7 +28,7 @@ def test_shift_images_moves_pixels_and_zero_fills():
 
 
 def test_unknown_or_unavailable_device_is_refused():
-    with pytest.raises(DeviceError, match="train.device: 'tpu'"):
+    with pytest.raises(DeviceError, match="SIAMESE_MNIST_DEVICE='tpu'"):
         resolve_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
@@ -64,7 +64,7 @@ def _index(name, labels, pool):
         return make_epoch_pairs(labels, 2, 500, 0.5, seed=0, pool=pool)
     if name.startswith("triplet"):
         return make_epoch_triplets(labels, 2, 300, seed=0, pool=pool), None
-    return None, None
+    return make_epoch_singles(labels, 2, seed=0, pool=pool), None
 
 
 def _tiny_run(raw_dir, name, holdout=()):
@@ -81,7 +81,7 @@ def _tiny_run(raw_dir, name, holdout=()):
     loss = model.loss
     model.loss = lambda out, lab, tgt: (seen.append(lab.clone()), loss(out, lab, tgt))[1]
     state = train(name, model, x, y, cfg, 2, 0, norm, {"test": to_device_images(test_images, torch.device("cpu"))},
-                  256, items=items, targets=targets, pool=pool)
+                  256, items=items, targets=targets)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     return hashlib.sha256(buf.getvalue()).hexdigest(), state, torch.cat(seen)
@@ -106,8 +106,11 @@ def test_held_out_classes_never_reach_the_loss(raw_dir, name):
     assert classes == set(range(7)), classes  # every other class, none of 7, 8, 9
 
 
-def test_cnn_epoch_items_are_the_pool_only():
-    labels = np.array([0, 7, 1, 8, 2, 9, 0])
+def test_cnn_epoch_items_are_the_pool_only_in_a_fresh_order_each_epoch():
+    labels = np.array([0, 7, 1, 8, 2, 9, 0, 1, 2, 0])
     pool = training_pool(labels, (7, 8, 9))
-    assert pool.tolist() == [0, 2, 4, 6]
-    assert epoch_items(3, pool, None).tolist() == [[0], [2], [4], [6]]
+    assert pool.tolist() == [0, 2, 4, 6, 7, 8, 9]
+    items = make_epoch_singles(labels, 3, seed=0, pool=pool)
+    assert items.shape == (3, 7, 1) and items.dtype == np.int32
+    assert all(sorted(items[e, :, 0].tolist()) == pool.tolist() for e in range(3))
+    assert items[0].tobytes() != items[1].tobytes()

@@ -1,7 +1,9 @@
-"""Per-epoch checkpoints that let an interrupted training stage resume exactly.
+"""Per-epoch resume points that let an interrupted training stage continue exactly.
 
-A checkpoint is tagged with a hash of the params its run was made under; one made under
-other params is ignored (with one log line), never mixed into this run.
+A resume point lives outside DVC's outputs (an ignored folder), so every stage keeps DVC's run
+cache. It is keyed on everything the run's result depends on: the params it reads *and* the
+bytes of its inputs and code (data, index file, stage script, package). One made under any other
+key is ignored with one log line, never mixed into this run.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -22,31 +25,44 @@ log = logging.getLogger(__name__)
 
 
 def training_config(model_name: str, p: Params) -> dict:
-    """The params that determine a training run's result, as plain data."""
-    cfg = {"model_name": model_name, "data": to_dict(p.data), "model": to_dict(p.model),
-           "train": to_dict(p.train), model_name: to_dict(p.optim(model_name)),
-           "evaluate": {"fit_samples": p.evaluate.fit_samples, "seed": p.evaluate.seed}}
-    section = p.optim(model_name).index_section
-    if section:
-        cfg[section] = to_dict(getattr(p, section))
-    return cfg
+    """The params that determine a training run's result, as plain data (no machine settings)."""
+    return {"model_name": model_name, "seed": p.seed, "data": to_dict(p.data), "model": to_dict(p.model),
+            "train": to_dict(p.train), model_name: to_dict(p.optim(model_name))}
+
+
+def files_digest(paths: Iterable[str | Path]) -> str:
+    """sha256 over the names and bytes of ``paths`` (folders: every file below them), in sorted order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+                     if path.is_dir() else [path])
+    h = hashlib.sha256()
+    for f in sorted(set(files)):
+        h.update(str(f).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def resume_key(config: dict, inputs: Iterable[str | Path]) -> str:
+    """One hash of a run's params and the content of its inputs and code."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode() + files_digest(inputs).encode()).hexdigest()
 
 
 class EpochCheckpointer:
-    def __init__(self, path: str | Path, model_name: str, params: Params):
+    def __init__(self, path: str | Path, model_name: str, params: Params, inputs: Iterable[str | Path]):
         self.path = Path(path)
         self.config = training_config(model_name, params)
-        self.tag = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+        self.tag = resume_key(self.config, inputs)
 
     def restore(self, model: nn.Module) -> tuple[TrainState | None, dict | None]:
-        """Load the last epoch of a matching, unfinished checkpoint into ``model``; else (None, None)."""
+        """Load the last epoch of a matching resume point into ``model``; else (None, None)."""
         if not self.path.exists():
             return None, None
         ck = load_checkpoint(self.path)
-        if ck.get("params_hash") != self.tag:
-            log.info("ignoring checkpoint %s: made under other params", self.path)
-            return None, None
-        if ck.get("complete"):
+        if ck.get("resume_key") != self.tag:
+            log.info("ignoring resume point %s: made under other params, data or code", self.path)
             return None, None
         model.load_state_dict(ck["model"])
         dumps = {k: [t.numpy() for t in v] for k, v in ck["dumps"].items()}
@@ -56,11 +72,11 @@ class EpochCheckpointer:
 
     def save(self, state: TrainState, model: nn.Module, opt, sched) -> None:
         save_checkpoint(self.path, {
-            "params_hash": self.tag, "complete": False, "epoch": state.epoch, "history": state.history,
+            "resume_key": self.tag, "epoch": state.epoch, "history": state.history,
             "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "dumps": {k: [torch.from_numpy(a) for a in v] for k, v in state.dumps.items()},
         })
 
     def finish(self) -> None:
-        """Shrink the checkpoint to a small marker once the final outputs are written."""
-        save_checkpoint(self.path, {"params_hash": self.tag, "complete": True})
+        """Remove the resume point once the final outputs are written (DVC's cache holds the result)."""
+        self.path.unlink(missing_ok=True)

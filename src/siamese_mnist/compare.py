@@ -2,7 +2,7 @@
 
 A and B are 28×28 8-bit grayscale image files (white digit on black, as in MNIST) or indices
 into the test split (``data/raw``). Both are embedded with the trained model; their Euclidean
-distance is compared with the threshold that the evaluate stage chose on the test pairs.
+distance is compared with the threshold that the evaluate stage chose (``models/<model>_probe.json``).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def load_model(path: str | Path):
 def load_threshold(path: str | Path) -> float:
     path = Path(path)
     if not path.is_file():
-        raise CompareError(f"{path}: no metrics; run the evaluate stage (`dvc repro`) first")
+        raise CompareError(f"{path}: no verification threshold; run the evaluate stage (`dvc repro`) first")
     threshold = read_json(path).get("threshold")
     if threshold is None:
         raise CompareError(f"{path}: holds no 'threshold'")
@@ -109,20 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("a", help="image file, or index into the test split")
     ap.add_argument("b", help="image file, or index into the test split")
     ap.add_argument("--model", default="models/siamese.pt", help="trained model (default: %(default)s)")
-    ap.add_argument("--metrics", default=None,
-                    help="metrics file holding the threshold (default: metrics/<model name>.json)")
+    ap.add_argument("--probe", default=None,
+                    help="file holding the threshold (default: models/<model name>_probe.json)")
     ap.add_argument("--raw-dir", default="data/raw", help="where test indices are read from")
     args = ap.parse_args(argv)
     try:
         images, names = resolve_inputs([args.a, args.b], args.raw_dir)
         model, norm = load_model(args.model)
-        metrics = args.metrics or f"metrics/{Path(args.model).stem}.json"
-        threshold = load_threshold(metrics)
+        probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
+        threshold = load_threshold(probe)
     except (CompareError, ParamsError, UnsafeCheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     d = distance(model, norm, images)
     verdict = "same" if d <= threshold else "different"
     print(f"{names[0]}  vs  {names[1]}")
-    print(f"distance {d:.4f}, threshold {threshold:.4f} ({metrics}): {verdict}")
+    print(f"distance {d:.4f}, threshold {threshold:.4f} ({probe}): {verdict}")
     return 0

@@ -13,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
@@ -33,14 +33,16 @@ class DataConfig:
     dataset: Literal["mnist", "fashion-mnist"] = "mnist"
     train_limit: int | None = None  # None = the whole split
     test_limit: int | None = None
-    subset_seed: int = 0
     holdout_classes: tuple[int, ...] = ()  # never shown to any training stage; scored by one-shot accuracy
+    fit_samples: int = 10_000  # class-stratified train subset embedded every epoch, for the linear/k-NN probes
 
     def validate(self) -> None:
         for key, limit, size in (("train_limit", self.train_limit, TRAIN_SIZE),
                                  ("test_limit", self.test_limit, TEST_SIZE)):
             if limit is not None and not NUM_CLASSES <= limit <= size:
                 raise ParamsError(f"data.{key}: {limit} is out of range; allowed {NUM_CLASSES}..{size} or null")
+        if not NUM_CLASSES <= self.fit_samples <= TRAIN_SIZE:
+            raise ParamsError(f"data.fit_samples: {self.fit_samples} is out of range; allowed {NUM_CLASSES}..{TRAIN_SIZE}")
         bad = [c for c in self.holdout_classes if not 0 <= c < NUM_CLASSES]
         if bad:
             raise ParamsError(f"data.holdout_classes: class {bad[0]} is out of range; allowed 0..{NUM_CLASSES - 1}")
@@ -48,32 +50,6 @@ class DataConfig:
             raise ParamsError(f"data.holdout_classes: {list(self.holdout_classes)} lists a class twice")
         if NUM_CLASSES - len(self.holdout_classes) < 2:
             raise ParamsError("data.holdout_classes: at least two classes must be left to train on")
-
-
-@dataclass(frozen=True)
-class PairsConfig:
-    seed: int = 0
-    per_epoch: int | None = None  # None = one pair per training image
-    positive_fraction: float = 0.5
-    test_pairs: int = 10_000
-
-    def validate(self) -> None:
-        if not 0.0 < self.positive_fraction < 1.0:
-            raise ParamsError(f"pairs.positive_fraction: {self.positive_fraction} is out of range; allowed (0, 1)")
-        if self.per_epoch is not None and self.per_epoch < 2:
-            raise ParamsError(f"pairs.per_epoch: {self.per_epoch} is out of range; allowed >= 2 or null")
-        if self.test_pairs < 2:
-            raise ParamsError(f"pairs.test_pairs: {self.test_pairs} is out of range; allowed >= 2")
-
-
-@dataclass(frozen=True)
-class TripletsConfig:
-    seed: int = 0
-    per_epoch: int | None = 40_000  # None = one triplet per training image; 40 000 = the Siamese image budget
-
-    def validate(self) -> None:
-        if self.per_epoch is not None and self.per_epoch < 1:
-            raise ParamsError(f"triplets.per_epoch: {self.per_epoch} is out of range; allowed >= 1 or null")
 
 
 @dataclass(frozen=True)
@@ -93,10 +69,10 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """What a training run's result depends on. Which device and how many threads run it are
+    machine settings, not params (see ``runtime.machine_settings``): they change no stage hash."""
+
     epochs: int = 50
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    seed: int = 0
-    threads: int = 0  # 0 = one per available CPU core (affinity and cgroup quota)
     eval_batch_size: int = 1024
     deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
     amp: bool = False  # mixed precision (bfloat16 autocast); meant for CUDA
@@ -104,21 +80,13 @@ class TrainConfig:
     def validate(self) -> None:
         if self.epochs < 1:
             raise ParamsError(f"train.epochs: {self.epochs} is out of range; allowed >= 1")
-        if self.threads < 0:
-            raise ParamsError(f"train.threads: {self.threads} is out of range; allowed >= 0 (0 = all cores)")
         if self.eval_batch_size < 1:
             raise ParamsError(f"train.eval_batch_size: {self.eval_batch_size} is out of range; allowed >= 1")
-        dev = self.device
-        ok = dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())
-        if not ok:
-            raise ParamsError(f"train.device: {dev!r} is not one of auto, cpu, cuda, cuda:N, mps")
 
 
 @dataclass(frozen=True)
 class OptimConfig:
     """Optimisation settings shared in shape by every model section."""
-
-    index_section: ClassVar[str | None] = None  # the params section of the model's precomputed index file
 
     batch_size: int = 256
     lr: float = 3e-3
@@ -143,41 +111,44 @@ class CnnConfig(OptimConfig):
 
 @dataclass(frozen=True)
 class SiameseConfig(OptimConfig):
-    index_section: ClassVar[str | None] = "pairs"
     margin: float = 1.0
     shift: int = 3  # stronger augmentation pays for the Siamese net (99.37 % vs 99.22 % LR accuracy at 2)
+    per_epoch: int | None = None  # pairs per epoch; None = one per training image
+    positive_fraction: float = 0.5
 
     def validate(self, section: str) -> None:
         super().validate(section)
         if not self.margin > 0:
             raise ParamsError(f"{section}.margin: {self.margin} is out of range; allowed > 0")
+        if self.per_epoch is not None and self.per_epoch < 2:
+            raise ParamsError(f"{section}.per_epoch: {self.per_epoch} is out of range; allowed >= 2 or null")
+        if not 0.0 < self.positive_fraction < 1.0:
+            raise ParamsError(f"{section}.positive_fraction: {self.positive_fraction} is out of range; allowed (0, 1)")
 
 
 @dataclass(frozen=True)
 class TripletConfig(OptimConfig):
-    index_section: ClassVar[str | None] = "triplets"
     margin: float = 1.0
     mining: Literal["none", "semihard", "hardest"] = "none"  # online negative mining within each batch
     shift: int = 3
+    per_epoch: int | None = 40_000  # triplets per epoch; None = one per training image; 40 000 = the Siamese budget
 
     def validate(self, section: str) -> None:
         super().validate(section)
         if not self.margin > 0:
             raise ParamsError(f"{section}.margin: {self.margin} is out of range; allowed > 0")
+        if self.per_epoch is not None and self.per_epoch < 1:
+            raise ParamsError(f"{section}.per_epoch: {self.per_epoch} is out of range; allowed >= 1 or null")
 
 
 @dataclass(frozen=True)
 class EvaluateConfig:
-    fit_samples: int = 10_000  # class-stratified train subset the embeddings are dumped for
-    seed: int = 0
     knn_k: int = 5
     silhouette_samples: int = 2000
     logreg_c: float = 100.0
     episodes: int = 200  # seeded one-shot episodes (one support image per class each)
 
     def validate(self) -> None:
-        if self.fit_samples < NUM_CLASSES:
-            raise ParamsError(f"evaluate.fit_samples: {self.fit_samples} is out of range; allowed >= {NUM_CLASSES}")
         if self.knn_k < 1:
             raise ParamsError(f"evaluate.knn_k: {self.knn_k} is out of range; allowed >= 1")
         if self.silhouette_samples < 2 * NUM_CLASSES:
@@ -195,6 +166,7 @@ class RenderConfig:
     dpi: int = 80
     point_size: float = 1.0
     grid_resolution: int = 300  # decision-region raster, cells per side
+    frame_ms: int = 250  # animation: milliseconds per epoch frame
 
     def validate(self) -> None:
         if not self.epochs:
@@ -208,13 +180,14 @@ class RenderConfig:
             raise ParamsError(f"render.point_size: {self.point_size} is out of range; allowed > 0")
         if not 10 <= self.grid_resolution <= 2000:
             raise ParamsError(f"render.grid_resolution: {self.grid_resolution} is out of range; allowed 10..2000")
+        if not 20 <= self.frame_ms <= 10_000:
+            raise ParamsError(f"render.frame_ms: {self.frame_ms} is out of range; allowed 20..10000")
 
 
 @dataclass(frozen=True)
 class Params:
+    seed: int = 0  # one knob for every random draw of a replicate: subsets, pairs, init, order, augmentation, episodes
     data: DataConfig = field(default_factory=DataConfig)
-    pairs: PairsConfig = field(default_factory=PairsConfig)
-    triplets: TripletsConfig = field(default_factory=TripletsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     cnn: CnnConfig = field(default_factory=CnnConfig)
@@ -224,9 +197,9 @@ class Params:
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def validate(self) -> None:
+        if self.seed < 0:
+            raise ParamsError(f"seed: {self.seed} is out of range; allowed >= 0")
         self.data.validate()
-        self.pairs.validate()
-        self.triplets.validate()
         self.model.validate()
         self.train.validate()
         for name in MODELS:

@@ -2,12 +2,14 @@
 
 Every model is scored the same way on the same points, so the numbers compare fairly:
 logistic regression and k-NN are fitted on the train-subset embeddings and scored on the
-test embeddings; verification uses the Euclidean distance of the fixed test pairs; retrieval
+test embeddings; verification uses the Euclidean distance of fixed, balanced test pairs; retrieval
 ranks every other test point by Euclidean distance; one-shot episodes are drawn from the test
 labels and the seed alone, so every model (and the raw-pixel baseline) meets the same episodes.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,11 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from .config import EvaluateConfig
+from .pairs import make_test_pairs
+
+
+# The final-epoch figures that become DVC metrics; every metric of every epoch is in the per-epoch table.
+HEADLINE = ("logreg_acc", "knn_acc", "roc_auc", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
 
 
 def fit_logreg(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Pipeline:
@@ -136,46 +143,61 @@ def oneshot_accuracy(x: np.ndarray, labels: np.ndarray, classes: list[int] | tup
     return float(torch.cat(accs).double().mean())
 
 
-def oneshot_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...], cfg: EvaluateConfig) -> dict:
+def oneshot_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...], cfg: EvaluateConfig,
+                    seed: int) -> dict:
     """10-way one-shot accuracy, and N-way on the held-out classes (None without any)."""
     all_classes = tuple(int(c) for c in np.unique(labels))
     row = {"oneshot_all_acc": oneshot_accuracy(x, labels, all_classes,
-                                               oneshot_supports(labels, all_classes, cfg.episodes, cfg.seed))}
+                                               oneshot_supports(labels, all_classes, cfg.episodes, seed))}
     row["oneshot_holdout_acc"] = None if not holdout else oneshot_accuracy(
-        x, labels, holdout, oneshot_supports(labels, holdout, cfg.episodes, cfg.seed))
+        x, labels, holdout, oneshot_supports(labels, holdout, cfg.episodes, seed))
     return row
 
 
 def evaluate_epoch(fit: np.ndarray, fit_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray,
-                   pairs: np.ndarray, same: np.ndarray, cfg: EvaluateConfig,
+                   pairs: np.ndarray, same: np.ndarray, cfg: EvaluateConfig, seed: int,
                    holdout: tuple[int, ...] = ()) -> tuple[dict, Pipeline]:
     """All metrics of one epoch's embeddings, and the fitted logistic regression."""
     pipe = fit_logreg(fit, fit_labels, cfg.logreg_c)
     row = {
         "logreg_acc": float(pipe.score(test, test_labels)),
         "knn_acc": knn_accuracy(fit, fit_labels, test, test_labels, cfg.knn_k),
-        "silhouette": silhouette(test, test_labels, cfg.silhouette_samples, cfg.seed),
+        "silhouette": silhouette(test, test_labels, cfg.silhouette_samples, seed),
     }
     row.update(verification(test, pairs, same))
     row.update(retrieval(test, test_labels))
-    row.update(oneshot_metrics(test, test_labels, holdout, cfg))
+    row.update(oneshot_metrics(test, test_labels, holdout, cfg, seed))
     return row, pipe
 
 
-def evaluate_run(emb: dict[str, np.ndarray], pairs: np.ndarray, same: np.ndarray,
-                 cfg: EvaluateConfig, holdout: tuple[int, ...] = (),
-                 desc: str = "evaluate") -> tuple[pd.DataFrame, dict]:
-    """Per-epoch metrics table over an embeddings dump, and the final epoch's logistic-regression params.
+@dataclass
+class RunReport:
+    """What the evaluate stage writes: the per-epoch table and the final epoch's probe, ROC and predictions."""
+
+    table: pd.DataFrame  # one row per dumped epoch
+    logreg: dict  # the final logistic regression, as plain numbers (predict_logreg)
+    threshold: float  # the final embedding's best "same if distance <= threshold" cut
+    roc: pd.DataFrame  # fpr, tpr, threshold of the final embedding's verification ROC
+    predictions: pd.DataFrame  # actual, predicted class of every test image by the final logistic regression
+
+
+def evaluate_run(emb: dict[str, np.ndarray], cfg: EvaluateConfig, seed: int, holdout: tuple[int, ...] = (),
+                 desc: str = "evaluate") -> RunReport:
+    """Score every epoch of an embeddings dump.
 
     ``emb``: ``fit`` (E+1, M, D), ``fit_labels`` (M,), ``test`` (E+1, N, D), ``test_labels`` (N,).
+    Verification uses N fixed, balanced test pairs drawn from the test labels and ``seed``.
     """
-    n_test = emb["test"].shape[1]
-    if pairs.size and pairs.max() >= n_test:
-        raise ValueError(f"test pairs index up to {pairs.max()}, but only {n_test} test embeddings exist; "
-                         "rerun the pairs stage with the same data.test_limit")
+    test_labels = emb["test_labels"]
+    pairs, same = make_test_pairs(test_labels, len(test_labels), seed)
     rows, pipe = [], None
     for epoch in tqdm(range(emb["test"].shape[0]), desc=desc, leave=False):
-        row, pipe = evaluate_epoch(emb["fit"][epoch], emb["fit_labels"], emb["test"][epoch], emb["test_labels"],
-                                   pairs, same, cfg, holdout)
+        row, pipe = evaluate_epoch(emb["fit"][epoch], emb["fit_labels"], emb["test"][epoch], test_labels,
+                                   pairs, same, cfg, seed, holdout)
         rows.append({"epoch": epoch, **row})
-    return pd.DataFrame(rows), logreg_params(pipe)
+    final = emb["test"][-1]
+    d = np.linalg.norm(final[pairs[:, 0]] - final[pairs[:, 1]], axis=1).astype(np.float64)
+    fpr, tpr, thr = roc_curve(same.astype(bool), -d)
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.where(np.isfinite(thr), -thr, np.nan)})
+    predictions = pd.DataFrame({"actual": test_labels.astype(int), "predicted": pipe.predict(final).astype(int)})
+    return RunReport(pd.DataFrame(rows), logreg_params(pipe), rows[-1]["threshold"], roc, predictions)

@@ -2,18 +2,21 @@
 
 Every model takes a batch of training *items* (an image, a pair or a triplet) as one image
 batch laid out slot by slot, ``(k·B, 1, 28, 28)`` for ``k = images_per_item``: all first images,
-then all second images, … . ``loss`` turns the forward output into the training loss. Adding a
-model means a class here, a params section in ``config.py`` and its stages in ``dvc.yaml``.
+then all second images, … . ``sample`` draws every epoch's items (the model's index file) and
+``loss`` turns the forward output into the training loss. Adding a model means a class here, a
+params section in ``config.py`` and ``params.yaml``, and its name in the ``models`` list of ``dvc.yaml``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, OptimConfig
 from .losses import batch_triplet_loss, contrastive_loss
+from .pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 
 
 class EmbeddingNet(nn.Module):
@@ -63,6 +66,12 @@ class EmbeddingModel(nn.Module):
         """The forward output of a slot-by-slot batch, split back into one (B, ·) tensor per slot."""
         return out.chunk(self.images_per_item)
 
+    @staticmethod
+    def sample(labels: np.ndarray, epochs: int, section, seed: int, pool: np.ndarray) -> dict[str, np.ndarray]:
+        """The index file: ``items`` (epochs, n, k) int32 indices into ``labels``, drawn from ``pool``
+        (plus ``targets`` (epochs, n) where the loss needs them); epoch e depends on (seed, e) alone."""
+        return {"items": make_epoch_singles(labels, epochs, seed, pool)}
+
     def loss(self, out: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
         """Training loss from ``forward`` output, the items' (B, k) class labels and their file targets."""
         raise NotImplementedError
@@ -88,6 +97,11 @@ class Siamese(EmbeddingModel):
 
     images_per_item = 2
 
+    @staticmethod
+    def sample(labels, epochs, section, seed, pool):
+        items, same = make_epoch_pairs(labels, epochs, section.per_epoch, section.positive_fraction, seed, pool)
+        return {"items": items, "targets": same}
+
     def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Two (B, 1, 28, 28) batches -> two (B, D) embeddings."""
         return self.slots(self(torch.cat([a, b])))
@@ -101,6 +115,10 @@ class Triplet(EmbeddingModel):
     """(anchor, positive, negative) through one shared tower, triplet margin loss, optional negative mining."""
 
     images_per_item = 3
+
+    @staticmethod
+    def sample(labels, epochs, section, seed, pool):
+        return {"items": make_epoch_triplets(labels, epochs, section.per_epoch, seed, pool)}
 
     def loss(self, out, labels, targets):
         a, p, n = self.slots(out.float())

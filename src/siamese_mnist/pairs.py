@@ -1,4 +1,5 @@
-"""Balanced, seeded index files: pairs for the Siamese network, triplets for the triplet network.
+"""Balanced, seeded index files: single images for the CNN, pairs for the Siamese network,
+triplets for the triplet network.
 
 Epoch ``e`` draws from ``np.random.default_rng([seed, e])`` alone, so its tuples do not depend
 on how many epochs are generated: raising ``train.epochs`` keeps earlier epochs byte-identical.
@@ -83,6 +84,14 @@ def draw_triplets(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.nd
 
 def _pool(labels: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
     return np.arange(len(labels)) if pool is None else np.asarray(pool)
+
+
+def make_epoch_singles(labels: np.ndarray, epochs: int, seed: int,
+                       pool: np.ndarray | None = None) -> np.ndarray:
+    """(epochs, n, 1) int32: every image of ``pool`` once per epoch, in a fresh seeded order; row e-1 holds epoch e."""
+    pool = _pool(labels, pool)
+    return np.stack([np.random.default_rng([seed, e]).permutation(pool)
+                     for e in range(1, epochs + 1)]).astype(np.int32)[:, :, None]
 
 
 def make_epoch_pairs(labels: np.ndarray, epochs: int, per_epoch: int | None, positive_fraction: float,

@@ -64,7 +64,7 @@ def seed_everything(seed: int) -> None:
 
 
 def derive_seed(*keys: int) -> int:
-    """A 63-bit seed that depends only on ``keys``, e.g. (train.seed, epoch)."""
+    """A 63-bit seed that depends only on ``keys``, e.g. (seed, epoch)."""
     return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
@@ -87,6 +87,27 @@ def available_cores(cgroup_root: str = "/sys/fs/cgroup") -> int:
             cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
         break
     return cores
+
+
+DEVICE_ENV = "SIAMESE_MNIST_DEVICE"  # auto | cpu | cuda | cuda:N | mps
+THREADS_ENV = "SIAMESE_MNIST_THREADS"  # 0 or unset = one per available core
+
+
+def machine_settings(env: dict[str, str] | None = None) -> tuple[str, int]:
+    """(device name, threads) from the environment: how a run is executed, never what it computes.
+
+    They are deliberately not params: no stage hash, run-cache key or resume key depends on them,
+    so `SIAMESE_MNIST_THREADS=1 dvc queue start -j 2` reruns nothing that was already computed.
+    """
+    env = os.environ if env is None else env
+    device = env.get(DEVICE_ENV, "").strip() or "auto"
+    ok = device in ("auto", "cpu", "cuda", "mps") or (device.startswith("cuda:") and device[5:].isdigit())
+    if not ok:
+        raise DeviceError(f"{DEVICE_ENV}={device!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    raw = env.get(THREADS_ENV, "").strip() or "0"
+    if not raw.isdigit():
+        raise DeviceError(f"{THREADS_ENV}={raw!r} should be a whole number >= 0 (0 = one per available core)")
+    return device, int(raw)
 
 
 def set_threads(threads: int) -> int:
@@ -125,17 +146,17 @@ def resolve_device(name: str) -> torch.device:
         dev = torch.device("cpu")
     elif name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise DeviceError(f"train.device: {name!r} requested but CUDA is not available on this machine")
+            raise DeviceError(f"{DEVICE_ENV}={name!r} requested but CUDA is not available on this machine")
         index = int(name[5:]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise DeviceError(f"train.device: {name!r} does not exist; "
+            raise DeviceError(f"{DEVICE_ENV}={name!r} does not exist; "
                               f"this machine has {torch.cuda.device_count()} CUDA device(s)")
         dev = torch.device("cuda", index)
     elif name == "mps":
         if not mps_ok:
-            raise DeviceError("train.device: 'mps' requested but MPS is not available on this machine")
+            raise DeviceError(f"{DEVICE_ENV}='mps' requested but MPS is not available on this machine")
         dev = torch.device("mps")
     else:
-        raise DeviceError(f"train.device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
-    log.info("device: %s (train.device=%s)", dev, name)
+        raise DeviceError(f"{DEVICE_ENV}={name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    log.info("device: %s (%s=%s)", dev, DEVICE_ENV, name)
     return dev

@@ -2,7 +2,7 @@
 
 The data path is built for speed: the whole split lives on the device as one uint8 tensor,
 batches are gathered by index and normalised on the fly, and every epoch's randomness
-(order, augmentation shifts) is drawn up front on the CPU from ``(seed, epoch)`` alone, so
+(the index file's order, augmentation shifts) is drawn up front on the CPU from ``(seed, epoch)`` alone, so
 it is the same on every device and an interrupted run can resume at any epoch boundary.
 """
 
@@ -99,47 +99,34 @@ def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_ep
     return opt, sched
 
 
-def _epoch_plan(n_items: int, k: int, shuffle: bool, cfg: OptimConfig, seed: int,
-                epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """This epoch's item order and (items, k, 2) shift offsets, from (seed, epoch) alone.
+def _epoch_offsets(n_items: int, k: int, cfg: OptimConfig, seed: int, epoch: int) -> torch.Tensor:
+    """This epoch's (items, k, 2) augmentation shift offsets, from (seed, epoch) alone.
 
-    Items from an index file come already shuffled per epoch; single images are shuffled here.
+    The items' order comes from the index file, already shuffled per epoch.
     """
     gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
-    order = torch.randperm(n_items, generator=gen) if shuffle else torch.arange(n_items)
-    offsets = draw_offsets(n_items * k, cfg.shift, gen).view(n_items, k, 2)
-    return order, offsets
-
-
-def epoch_items(epoch: int, pool: np.ndarray, items: np.ndarray | None) -> np.ndarray:
-    """(n, k) image indices a model trains on in ``epoch`` (1-based), before this epoch's ordering.
-
-    From the index file when the model has one, else every image of ``pool`` on its own (k = 1).
-    """
-    return pool[:, None] if items is None else items[epoch - 1]
+    return draw_offsets(n_items * k, cfg.shift, gen).view(n_items, k, 2)
 
 
 def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.Tensor,
           cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
           dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
-          items: np.ndarray | None = None, targets: np.ndarray | None = None, pool: np.ndarray | None = None,
+          items: np.ndarray, targets: np.ndarray | None = None,
           state: TrainState | None = None, resume: dict | None = None, amp: bool = False,
           on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
     """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
 
     ``images`` (N, 1, 28, 28) uint8 and ``labels`` (N,) live on the device. ``items``
-    (epochs, n, model.images_per_item) indexes ``images`` per epoch (a pair or triplet file) with
-    per-item ``targets`` (epochs, n) where the loss needs them; without ``items`` the model trains
-    on the single images of ``pool`` (default: all), reshuffled every epoch.
+    (epochs, n, model.images_per_item) indexes ``images`` per epoch, in training order (the
+    model's index file), with per-item ``targets`` (epochs, n) where the loss needs them.
     ``dump_sets`` maps a name to uint8 images embedded at epoch 0 and after every epoch.
     ``state``/``resume`` (optimizer and scheduler state dicts) continue an interrupted run exactly.
     """
     device = images.device
     k = model.images_per_item
-    pool = np.arange(len(images)) if pool is None else np.asarray(pool)
-    if items is not None and items.shape[2] != k:
-        raise ValueError(f"{name} trains on items of {k} images; the index file holds {items.shape[2]}")
-    n_items = len(epoch_items(1, pool, items))
+    if items.ndim != 3 or items.shape[2] != k:
+        raise ValueError(f"{name} trains on items of {k} images; the index file holds shape {items.shape}")
+    n_items = items.shape[1]
     steps = math.ceil(n_items / cfg.batch_size)
     model.to(device).to(memory_format=torch.channels_last)
     opt, sched = make_optimizer(model, cfg, epochs, steps)
@@ -154,16 +141,15 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
 
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
-        order, offsets = _epoch_plan(n_items, k, items is None, cfg, seed, epoch)
-        order, offsets = order.to(device), offsets.to(device)
-        ep_items = torch.from_numpy(np.ascontiguousarray(epoch_items(epoch, pool, items))).to(device).long()
+        offsets = _epoch_offsets(n_items, k, cfg, seed, epoch).to(device)
+        ep_items = torch.from_numpy(np.ascontiguousarray(items[epoch - 1])).to(device).long()
         ep_targets = None if targets is None else torch.from_numpy(targets[epoch - 1]).to(device)
         model.train()
         total = torch.zeros((), device=device)  # summed on the device: no host sync per step
         t0 = time.perf_counter()
         bar = tqdm(range(steps), desc=f"{name} epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
         for step in bar:
-            ids = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            ids = slice(step * cfg.batch_size, (step + 1) * cfg.batch_size)
             batch = ep_items[ids]  # (B, k) image indices
             flat = batch.T.reshape(-1)  # slot by slot: all first images, then all second, ...
             off = offsets[ids].transpose(0, 1).reshape(-1, 2)
@@ -174,7 +160,7 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.detach() * len(ids)
+            total += loss.detach() * len(batch)
         bar.close()
         mean_loss = float(total) / n_items
         seconds = time.perf_counter() - t0

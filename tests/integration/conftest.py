@@ -13,14 +13,13 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", "data/.gitignore"]
+PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"]
 
 TINY = {
-    "data": {"train_limit": 2000, "test_limit": 1000},
+    "data": {"train_limit": 2000, "test_limit": 1000, "fit_samples": 1000},
     "train": {"epochs": 2},
-    "pairs": {"test_pairs": 1000},
-    "triplets": {"per_epoch": None},
-    "evaluate": {"fit_samples": 1000, "silhouette_samples": 500},
+    "triplet": {"per_epoch": None},
+    "evaluate": {"silhouette_samples": 500},
     "render": {"epochs": [0, 1, 2], "grid_resolution": 60},
 }
 
@@ -47,10 +46,14 @@ class Repo:
         return json.loads(self.dvc("status", "--json").stdout or "{}")
 
     def set_params(self, **sections: dict) -> None:
+        """Update params.yaml: a section's keys from a dict, or a top-level value (``seed=1``)."""
         path = self.path / "params.yaml"
         raw = yaml.safe_load(path.read_text())
         for section, values in sections.items():
-            raw[section].update(values)
+            if isinstance(values, dict):
+                raw[section].update(values)
+            else:
+                raw[section] = values
         path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
     def commit(self, message: str) -> None:
@@ -89,7 +92,7 @@ def make_repo(path: Path, mirror: str, **overrides: dict) -> Repo:
     repo.git("config", "user.name", "test")
     repo.git("config", "user.email", "test@example.invalid")
     repo.dvc("init", "-q")
-    shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")  # the project's default remote
+    shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")
     repo.set_params(**{k: {**TINY.get(k, {}), **overrides.get(k, {})} for k in TINY.keys() | overrides.keys()})
     repo.git("add", "-A")
     repo.git("commit", "-qm", "tiny pipeline")

@@ -1,0 +1,80 @@
+"""dvc.yaml against the code: each stage's declared code deps are exactly what its script imports."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "siamese_mnist"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Package modules ``path`` imports anywhere (top level or inside functions), as dotted names."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    own = path.parent.name == PACKAGE
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and own:  # from .x import y / from . import x
+                base = PACKAGE if not node.module else f"{PACKAGE}.{node.module}"
+            elif node.module and node.module.split(".")[0] == PACKAGE:
+                base = node.module
+            else:
+                continue
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names
+                         if (ROOT / "src" / Path(*base.split("."), f"{a.name}.py")).exists())
+    return found
+
+
+def _module_file(name: str) -> Path:
+    parts = name.split(".")
+    as_module = ROOT / "src" / Path(*parts).with_suffix(".py")
+    return as_module if as_module.exists() else ROOT / "src" / Path(*parts) / "__init__.py"
+
+
+def transitive_files(script: Path) -> set[str]:
+    """Repo-relative paths of the script and every package file it imports, directly or not."""
+    todo, seen = [script], set()
+    while todo:
+        path = todo.pop()
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        for name in _imported_modules(path):
+            todo.append(_module_file(name))
+            todo.append(_module_file(PACKAGE))  # importing a submodule runs the package's __init__
+    return seen
+
+
+def stage_bodies() -> dict[str, dict]:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return {name: body.get("do", body) for name, body in stages.items()}
+
+
+def test_every_stage_declares_exactly_the_code_it_imports():
+    for name, body in stage_bodies().items():
+        script = re.search(r"python (stages/\w+\.py)", body["cmd"]).group(1)
+        declared = {d for d in body["deps"] if d.startswith(("src/", "stages/"))}
+        needed = transitive_files(ROOT / script)
+        assert needed - declared == set(), f"{name}: imports but does not declare {sorted(needed - declared)}"
+        assert declared - needed == set(), f"{name}: declares but does not import {sorted(declared - needed)}"
+
+
+def test_the_import_scan_follows_imports_inside_functions():
+    # runtime.run_stage imports config, data and io inside the function: a stage using it needs them
+    files = transitive_files(ROOT / "stages/check.py")
+    assert {"src/siamese_mnist/data.py", "src/siamese_mnist/io.py", "src/siamese_mnist/__init__.py"} <= files
+    assert "src/siamese_mnist/plotting.py" not in files
+
+
+def test_every_stage_has_a_description():
+    for name, body in stage_bodies().items():
+        assert body.get("desc"), name
