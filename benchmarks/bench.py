@@ -32,7 +32,7 @@ from torch import nn  # noqa: E402
 from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig  # noqa: E402
 from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
 from siamese_mnist.losses import contrastive_loss  # noqa: E402
-from siamese_mnist.models import build_model  # noqa: E402
+from siamese_mnist.models import MODEL_CLASSES, build_model  # noqa: E402
 from siamese_mnist.pairs import make_epoch_pairs  # noqa: E402
 from siamese_mnist.runtime import resolve_device, set_threads, tune_malloc  # noqa: E402
 from siamese_mnist.training import Normalizer, to_device_images, train  # noqa: E402
@@ -64,12 +64,10 @@ def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: t
     """Median seconds of one training epoch through training.train (no embedding dumps)."""
     torch.manual_seed(0)
     x, y = to_device_images(images, device), torch.from_numpy(labels).to(device)
-    pairs = same = None
     cfg = CnnConfig(batch_size=BATCH) if name == "cnn" else SiameseConfig(batch_size=BATCH)
-    if name == "siamese":
-        pairs, same = make_epoch_pairs(labels, epochs, None, 0.5, seed=0)
+    index = MODEL_CLASSES[name].sample(labels, epochs, cfg, 0, np.arange(len(labels)))
     state = train(name, build_model(name, MODEL, cfg), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
-                  items=pairs, targets=same)
+                  items=index["items"], targets=index.get("targets"))
     return statistics.median(h["seconds"] for h in state.history[1:] or state.history)
 
 
@@ -224,14 +222,14 @@ def peak_rss_mb(train_limit: int | None, epochs: int) -> float:
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     raw = raw_dir()
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    subprocess.run([sys.executable, str(ROOT / "stages/pairs.py"), str(raw), str(tmp / "p.npz"), str(tmp / "t.npz"),
+    subprocess.run([sys.executable, str(ROOT / "stages/sample.py"), "siamese", str(raw), str(tmp / "p.npz"),
                     "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), "--index", str(tmp / "p.npz"),
+    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), str(tmp / "p.npz"),
                     "--model-out", str(tmp / "m.pt"), "--embeddings-out", str(tmp / "e.npz"),
-                    "--history-out", str(tmp / "h.csv"), "--timing-out", str(tmp / "t.csv"),
-                    "--runtime-out", str(tmp / "r.json"), "--checkpoint", str(tmp / "c.pt"),
-                    "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
+                    "--live-dir", str(tmp / "live"), "--runtime-out", str(tmp / "r.json"),
+                    "--resume-point", str(tmp / "c.pt"), "--params", str(tmp / "params.yaml")],
+                   check=True, env=env, capture_output=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(before, after) / 1024
 

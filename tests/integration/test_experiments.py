@@ -1,6 +1,7 @@
 """`dvc exp` with a queue of two experiments run at once, and `dvc plots diff` over them."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -10,13 +11,13 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def exp_metrics(show: list, name: str) -> dict:
-    """{metrics file: data} of the experiment called ``name`` in `dvc exp show --json`."""
+def exp_metrics(show: list, name: str) -> tuple[str, dict]:
+    """(commit, {metrics file: data}) of the experiment called ``name`` in `dvc exp show --json`."""
     for baseline in show:
         for exp in baseline.get("experiments") or []:
             for rev in exp.get("revs", []):
                 if rev.get("name") == name:
-                    return {k: v["data"] for k, v in rev["data"]["metrics"].items()}
+                    return rev["rev"], {k: v["data"] for k, v in rev["data"]["metrics"].items()}
     raise AssertionError(f"experiment {name} not in dvc exp show")
 
 
@@ -48,28 +49,39 @@ def run_queue(repo, timeout: float = 600) -> str:
 
 def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     repo = pipeline_repo.copy(tmp_path / "repo")
-    # one thread each: two experiments at once on a 2-core machine, not four threads fighting for two cores
-    repo.set_params(train={"threads": 1})
-    repo.commit("baseline: one thread per experiment")
+    # one thread each, set for the workers only: two experiments at once on a 2-core machine, no param touched
+    repo.env = {**repo.env, "SIAMESE_MNIST_THREADS": "1"}
+    repo.commit("baseline results")  # dvc.lock in git: the queued copies start from it
     repo.dvc("exp", "run", "--queue", "-n", "margin-half", "-S", "siamese.margin=0.5")
     repo.dvc("exp", "run", "--queue", "-n", "margin-two", "-S", "siamese.margin=2.0")
     status = run_queue(repo)
     assert status.count("Success") == 2, status + repo.dvc("queue", "logs", "margin-half", check=False).stdout
 
+    for name in ("margin-half", "margin-two"):  # what DVC ran, from its own log of each task
+        log = repo.dvc("queue", "logs", name).stdout
+        stages = set(re.findall(r"Running stage '([^']+)'", log))
+        assert stages == {"check", "sample@siamese", "train@siamese", "evaluate@siamese", "render", "animate"}, log
+        assert "Stage 'train@cnn' didn't change, skipping" in log
+        assert "Stage 'train@triplet' didn't change, skipping" in log
+
     show = json.loads(repo.dvc("exp", "show", "--json").stdout)
-    half, two = exp_metrics(show, "margin-half"), exp_metrics(show, "margin-two")
+    (half_rev, half), (_, two) = exp_metrics(show, "margin-half"), exp_metrics(show, "margin-two")
     assert half["metrics/siamese.json"] != two["metrics/siamese.json"]
-    assert half["metrics/cnn.json"] == two["metrics/cnn.json"]  # the CNN did not retrain
+    import dvc.api  # the runtime record is a DVC output of the experiment's commit, read from the shared cache
+    runtime = json.loads(dvc.api.read("metrics/runtime/siamese.json", repo=str(repo.path), rev=half_rev))
+    assert runtime["threads"] == 1
     params = json.loads(repo.dvc("params", "diff", "margin-half", "margin-two", "--json").stdout)
     margin = params["params.yaml"]["siamese.margin"]
     assert (margin["old"], margin["new"]) == (0.5, 2.0)
+    assert set(params["params.yaml"]) == {"siamese.margin"}  # the thread count is no param
     metrics = json.loads(repo.dvc("metrics", "diff", "margin-half", "margin-two", "--json").stdout)
-    assert "logreg_acc" in metrics["metrics/siamese.json"]
+    assert "siamese.logreg_acc" in metrics["metrics/siamese.json"]
 
     out = tmp_path / "plots"
     repo.dvc("plots", "diff", "margin-half", "margin-two", "-o", str(out))
     html = (out / "index.html").read_text()
     assert "margin-half" in html and "margin-two" in html
-    assert "logreg_acc" in html and "Training loss per epoch" in html
+    assert "logreg_acc" in html and "Training loss per epoch" in html and "Verification ROC" in html
+    assert "confusion" in html.lower()
     assert "comparison_grid.png" in html and "siamese_epoch002.png" in html
     assert len(list(out.rglob("*.png"))) >= 2 * (1 + 6)  # grid + 6 epoch images, per experiment

@@ -28,13 +28,46 @@ def round_trip(repo: Repo, tmp_path) -> Repo:
     return clone
 
 
-def test_default_local_remote_round_trip(pipeline_repo, tmp_path):
+def test_local_remote_round_trip_as_the_readme_sets_it_up(pipeline_repo, tmp_path):
     repo = pipeline_repo.copy(tmp_path / "work" / "repo")
-    # the project's default remote is a folder beside the checkout
-    assert repo.dvc("remote", "default").stdout.strip() == "shared"
+    assert repo.dvc("remote", "list").stdout.strip() == ""  # no default remote that exists beside one checkout only
+    remote = tmp_path / "dvc-remote"
+    repo.dvc("remote", "add", "-d", "storage", str(remote))
     clone = round_trip(repo, tmp_path / "work")
     assert (clone.path / "models/siamese.pt").read_bytes() == (repo.path / "models/siamese.pt").read_bytes()
-    assert (tmp_path / "work" / "siamese-mnist-dvc-remote").is_dir()
+
+    # a second colleague fetches only what a stage needs: nothing reruns, missing data stays remote
+    lazy_dir = tmp_path / "work" / "lazy"
+    repo.run("git", "clone", "-q", str(repo.path), str(lazy_dir))
+    lazy = Repo(lazy_dir, repo.env)
+    out = lazy.dvc("repro", "--pull", "--allow-missing").stdout
+    assert "Running stage" not in out, out
+
+    # the model registry's view: a registered version of an artifact downloads from the remote by name
+    repo.git("tag", "-a", "siamese@v0.1.0", "-m", "Registering artifact siamese version 0.1.0")
+    got = tmp_path / "got.pt"
+    repo.dvc("artifacts", "get", str(repo.path), "siamese", "-o", str(got))
+    assert got.read_bytes() == (repo.path / "models/siamese.pt").read_bytes()
+
+
+def test_experiment_push_and_pull(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.dvc("remote", "add", "-d", "storage", str(tmp_path / "dvc-remote"))
+    repo.commit("baseline")
+    repo.dvc("push")
+    upstream = tmp_path / "upstream.git"
+    repo.run("git", "clone", "-q", "--bare", str(repo.path), str(upstream))
+    repo.git("remote", "add", "origin", str(upstream))
+    repo.dvc("exp", "run", "-n", "knn3", "-S", "evaluate.knn_k=3")
+    repo.dvc("exp", "push", "origin", "knn3")
+
+    clone_dir = tmp_path / "colleague"
+    repo.run("git", "clone", "-q", str(upstream), str(clone_dir))
+    clone = Repo(clone_dir, repo.env)
+    clone.dvc("exp", "pull", "origin", "knn3")
+    clone.dvc("exp", "apply", "knn3")
+    assert "knn_k: 3" in (clone_dir / "params.yaml").read_text()
+    assert clone.status() == {}  # the experiment's outputs came from the remote: nothing to rerun
 
 
 @pytest.fixture
