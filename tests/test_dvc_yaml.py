@@ -78,3 +78,25 @@ def test_the_import_scan_follows_imports_inside_functions():
 def test_every_stage_has_a_description():
     for name, body in stage_bodies().items():
         assert body.get("desc"), name
+
+
+def test_training_depends_on_no_evaluation_or_machine_setting():
+    train = stage_bodies()["train"]
+    assert not [p for p in train["params"] if str(p).startswith("evaluate")], train["params"]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert "threads" not in params["train"] and "device" not in params["train"]
+
+
+def test_no_stage_has_a_persistent_output_but_the_params_check():
+    persistent = {name: out for name, body in stage_bodies().items()
+                  for out in body.get("outs", []) if isinstance(out, dict) and any(v.get("persist") for v in out.values())}
+    assert persistent == {"check": {"data/params.ok": {"persist": True}}}, persistent
+
+
+def test_plain_outputs_are_cached_so_every_stage_has_a_run_cache():
+    # DVC skips the run cache of a stage with a cache: false output that is neither a metric nor a plot
+    for name, body in stage_bodies().items():
+        for out in body.get("outs", []):
+            if isinstance(out, dict):
+                for path, opts in out.items():
+                    assert opts.get("cache", True), f"{name}: {path} is cache: false; declare it as a plot or metric"
