@@ -59,11 +59,16 @@ def silhouette(x: np.ndarray, y: np.ndarray, samples: int, seed: int) -> float:
     return float(silhouette_score(x, y, sample_size=min(samples, len(x)), random_state=seed))
 
 
+def verification_roc(x: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair distances (P,) and the ROC of "same if distance <= t": (fpr, tpr, thresholds on -distance)."""
+    d = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1).astype(np.float64)
+    return d, *roc_curve(same.astype(bool), -d)
+
+
 def verification(x: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> dict:
     """ROC-AUC of -distance for same-class pairs, and the accuracy of the best "same if d <= t" threshold."""
-    d = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1).astype(np.float64)
+    d, fpr, tpr, thr = verification_roc(x, pairs, same)
     y = same.astype(bool)
-    fpr, tpr, thr = roc_curve(y, -d)
     n_pos, n_neg = y.sum(), (~y).sum()
     acc = (tpr * n_pos + (1 - fpr) * n_neg) / (n_pos + n_neg)
     best = int(np.argmax(acc))
@@ -196,8 +201,7 @@ def evaluate_run(emb: dict[str, np.ndarray], cfg: EvaluateConfig, seed: int, hol
                                    pairs, same, cfg, seed, holdout)
         rows.append({"epoch": epoch, **row})
     final = emb["test"][-1]
-    d = np.linalg.norm(final[pairs[:, 0]] - final[pairs[:, 1]], axis=1).astype(np.float64)
-    fpr, tpr, thr = roc_curve(same.astype(bool), -d)
+    _, fpr, tpr, thr = verification_roc(final, pairs, same)
     roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.where(np.isfinite(thr), -thr, np.nan)})
     predictions = pd.DataFrame({"actual": test_labels.astype(int), "predicted": pipe.predict(final).astype(int)})
     return RunReport(pd.DataFrame(rows), logreg_params(pipe), rows[-1]["threshold"], roc, predictions)
