@@ -1,5 +1,6 @@
 """Stage `evaluate@<model>`: score every dumped epoch's embeddings; the final epoch's headline figures
-become DVC metrics under the model's name, its ROC curve and confusion matrix DVC plots."""
+become DVC metrics under the model's name (test split; ``val`` holds what selection reads), its test
+ROC curve and confusion matrix DVC plots. The probe's C and the threshold are chosen on validation."""
 
 import argparse
 
@@ -7,7 +8,7 @@ import _bootstrap  # noqa: F401
 import pandas as pd
 
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.evaluation import HEADLINE, evaluate_run
+from siamese_mnist.evaluation import HEADLINE, HEADLINE_VAL, evaluate_run
 from siamese_mnist.io import load_npz, write_csv, write_json
 from siamese_mnist.runtime import run_stage
 
@@ -27,11 +28,16 @@ def main() -> None:
     report = evaluate_run(load_npz(args.embeddings), p.evaluate, p.seed, p.data.holdout_classes,
                           desc=f"evaluate {args.model}")
     final = report.table.iloc[-1]
-    headline = {k: None if pd.isna(final[k]) else round(float(final[k]), 6) for k in HEADLINE}
+    def value(key):
+        return None if pd.isna(final[key]) else round(float(final[key]), 6)
+
+    headline = {k: value(k) for k in HEADLINE}
+    headline["val"] = {k: value(f"val_{k}") for k in HEADLINE_VAL}
     write_csv(args.per_epoch_out, report.table)
     write_csv(args.roc_out, report.roc)
     write_csv(args.confusion_out, report.predictions)
-    write_json(args.probe_out, {"logreg": report.logreg, "threshold": report.threshold,
+    write_json(args.probe_out, {"logreg": report.logreg, "logreg_c": float(final["logreg_c"]),
+                                "threshold": report.threshold,
                                 "logreg_acc": [round(float(a), 6) for a in report.table["logreg_acc"]]})
     write_json(args.metrics_out, {args.model: headline})
 

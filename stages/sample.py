@@ -2,7 +2,7 @@
 
 ``items`` (epochs, n, k) int32 indices into the training split, in training order: single images
 for the CNN, pairs (with ``targets``, the same-class flags) for the Siamese network, triplets for
-the triplet network. Held-out classes never appear; epoch e depends on (seed, e) alone.
+the triplet network. Validation images and held-out classes never appear; epoch e depends on (seed, e) alone.
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import load_subset, training_pool
+from siamese_mnist.data import load_train_val, training_pool
 from siamese_mnist.io import write_npz
 from siamese_mnist.models import MODEL_CLASSES
 from siamese_mnist.runtime import run_stage
@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    _, labels = load_subset(args.raw_dir, "train", p.data.train_limit, p.seed)
+    (_, labels), _ = load_train_val(args.raw_dir, p.data.train_limit, p.data.val_size, p.seed)
     t0 = time.perf_counter()
     pool = training_pool(labels, p.data.holdout_classes)
     arrays = MODEL_CLASSES[args.model].sample(labels, p.train.epochs, p.optim(args.model), p.seed, pool)

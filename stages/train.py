@@ -1,5 +1,9 @@
 """Stage `train@<model>`: train one model on its index file, dumping its embeddings every epoch.
 
+Dumped every epoch (epoch 0 = before training): a class-stratified subset of the training images
+(``fit``, where the probes are fitted), the validation split and the test split. The input normaliser
+is fitted on the training pool alone (no validation, test or held-out-class image).
+
 A resume point is written after every epoch to an ignored folder (not a DVC output, so DVC's run
 cache stays on); a rerun under the same params, inputs and code resumes from it and ends
 byte-identical to an uninterrupted run. The device and thread count come from the environment
@@ -15,7 +19,7 @@ import torch
 import siamese_mnist
 from siamese_mnist.checkpointing import EpochCheckpointer
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import load_subset, stratified_subset
+from siamese_mnist.data import load_splits, stratified_subset, training_pool
 from siamese_mnist.io import load_npz, save_checkpoint, write_json, write_npz
 from siamese_mnist.models import build_model
 from siamese_mnist.reporting import LiveHistory, runtime_summary
@@ -44,8 +48,8 @@ def main() -> None:
     set_determinism(p.train.deterministic)
     seed_everything(p.seed)
 
-    images, labels = load_subset(args.raw_dir, "train", p.data.train_limit, p.seed)
-    test_images, test_labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.seed)
+    splits = load_splits(args.raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
+    images, labels = splits.train
     fit_idx = stratified_subset(labels, min(p.data.fit_samples, len(labels)), p.seed)
     index = load_npz(args.index)
     items, targets = index["items"], index.get("targets")
@@ -53,10 +57,11 @@ def main() -> None:
         ap.error(f"{args.index} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
     if items.max() >= len(labels):
         ap.error(f"{args.index} indexes image {items.max()}, the train split has {len(labels)}")
-    norm = Normalizer.fit(images)
+    norm = Normalizer.fit(images[training_pool(labels, p.data.holdout_classes)])  # what the model may see
     x = to_device_images(images, device)
     y = torch.from_numpy(labels).to(device)
-    dump_sets = {"test": to_device_images(test_images, device), "fit": x[torch.from_numpy(fit_idx).to(device)]}
+    dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
+                 "test": to_device_images(splits.test[0], device)}
 
     model = build_model(args.model, p.model, cfg)
     code = [Path(__file__), Path(siamese_mnist.__file__).parent]
@@ -75,8 +80,8 @@ def main() -> None:
                   p.train.eval_batch_size, items=items, targets=targets, amp=p.train.amp,
                   state=state, resume=resume, on_epoch_end=on_epoch_end)
 
-    write_npz(args.embeddings_out, test=state.stack("test"), test_labels=test_labels,
-              fit=state.stack("fit"), fit_labels=labels[fit_idx])
+    write_npz(args.embeddings_out, fit=state.stack("fit"), fit_labels=labels[fit_idx],
+              val=state.stack("val"), val_labels=splits.val[1], test=state.stack("test"), test_labels=splits.test[1])
     save_checkpoint(args.model_out, {"model": args.model, "state_dict": model.cpu().state_dict(),
                                      "config": ckpt.config, "normalizer": [norm.mean, norm.std]})
     live.end()

@@ -78,3 +78,34 @@ def test_finished_run_leaves_no_resume_point(tmp_path, inputs):
     ck.finish()
     assert not (tmp_path / "ck.pt").exists()
     assert ck.restore(fresh_model()) == (None, None)
+
+
+def test_same_checkout_in_another_folder_has_the_same_key_and_resumes_from_the_shared_dir(tmp_path, monkeypatch):
+    """A queued experiment runs in a temporary copy; queued again after a kill, it runs in another one."""
+    import shutil
+
+    p = params_from_dict(SMALL)
+    shared = tmp_path / "resume"
+    first, second = tmp_path / "exps/a", tmp_path / "exps/b"
+    for root in (first, second):
+        (root / "raw").mkdir(parents=True)
+        (root / "raw/images").write_bytes(b"\x00" * 100)
+        (root / "index.npz").write_bytes(b"pairs")
+    keys = []
+    for root in (first, second):
+        monkeypatch.chdir(root)
+        keys.append(EpochCheckpointer("ck.pt", "siamese", p, ["raw", root / "index.npz"],
+                                      env={"SIAMESE_MNIST_RESUME_DIR": str(shared)}))
+    assert keys[0].tag == keys[1].tag and keys[0].path == keys[1].path and keys[0].path.parent == shared
+    model = fresh_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    monkeypatch.chdir(first)
+    keys[0].save(TrainState(epoch=3, dumps={"test": [torch.zeros(3, 2).numpy()] * 4}), model, opt,
+                 torch.optim.lr_scheduler.StepLR(opt, 1))
+    shutil.rmtree(first)  # DVC deletes the temporary copy of a failed experiment
+    monkeypatch.chdir(second)
+    state, _ = keys[1].restore(fresh_model())
+    assert state.epoch == 3
+    other = EpochCheckpointer("ck.pt", "siamese", params_from_dict({**SMALL, "seed": 1}), ["raw"],
+                              env={"SIAMESE_MNIST_RESUME_DIR": str(shared)})
+    assert other.path != keys[1].path  # another seed queued beside it never shares the file

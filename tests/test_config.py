@@ -38,6 +38,10 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"data": {"fit_samples": 5}}, "data.fit_samples: 5 is out of range"),
     ({"render": {"frame_ms": 0}}, "render.frame_ms: 0 is out of range"),
     ({"evaluate": {"episodes": 0}}, "evaluate.episodes: 0 is out of range; allowed >= 1"),
+    ({"data": {"val_size": 10}}, "data.val_size: 10 is out of range; allowed 20..59980"),
+    ({"data": {"train_limit": 1000, "val_size": 990}}, "data.val_size: 990 is out of range; allowed 20..980"),
+    ({"evaluate": {"logreg_c": []}}, "evaluate.logreg_c: empty"),
+    ({"evaluate": {"logreg_c": [1, 0]}}, "evaluate.logreg_c: 0.0 is out of range; allowed > 0"),
 ])
 def test_bad_params_name_the_key(patch, message):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from siamese_mnist.data import (DATASETS, DataError, download, fetch_from, gunzip, load_split, parse_idx,
-                                sources_for, stratified_subset, verify)
+                                split_validation, sources_for, stratified_subset, verify)
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -92,3 +92,16 @@ def test_stratified_subset_is_exact_seeded_and_proportional():
     assert np.array_equal(idx, stratified_subset(labels, 110, seed=3))
     assert not np.array_equal(idx, stratified_subset(labels, 110, seed=4))
     assert np.array_equal(stratified_subset(labels, None, 0), np.arange(len(labels)))
+
+
+def test_validation_split_is_disjoint_stratified_seeded_and_apart_from_the_subset_draw():
+    labels = np.repeat(np.arange(10), [100, 200, 100, 100, 100, 100, 100, 100, 100, 100])
+    train, val = split_validation(labels, 110, seed=3)
+    assert len(val) == 110 and len(train) == 990 and not set(train) & set(val)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(1100))
+    counts = np.bincount(labels[val])
+    assert counts[1] == 20 and set(counts[[0, 2, 3, 4, 5, 6, 7, 8, 9]]) == {10}
+    assert np.array_equal(val, split_validation(labels, 110, seed=3)[1])
+    assert not np.array_equal(val, split_validation(labels, 110, seed=4)[1])
+    # its own random stream: not the same images a train_limit subset of that size would take
+    assert not np.array_equal(val, stratified_subset(labels, 110, seed=3))

@@ -1,8 +1,9 @@
 import numpy as np
 
 from siamese_mnist.config import EvaluateConfig
-from siamese_mnist.evaluation import (evaluate_epoch, fit_logreg, logreg_params, oneshot_accuracy,
-                                     oneshot_supports, predict_logreg, retrieval, verification)
+from siamese_mnist.evaluation import (REJECT_ALL, best_threshold, evaluate_epoch, fit_logreg, logreg_params,
+                                     oneshot_accuracy, oneshot_supports, pair_scores, predict_logreg, retrieval,
+                                     select_logreg)
 
 
 def clusters(n_per=50, seed=0):
@@ -20,32 +21,78 @@ def test_logreg_separates_well_separated_clusters():
     assert np.array_equal(predict_logreg(logreg_params(pipe), xt), pipe.predict(xt))
 
 
-def test_verification_of_a_perfectly_separating_distance():
-    x = np.array([[0, 0], [0, 0.1], [5, 5], [5, 5.2]])
+def test_best_threshold_is_midway_between_the_last_accepted_and_first_rejected_distance():
+    # same if d <= t: accepting the two positives at 0.1, 0.2 and rejecting 0.4, 0.5 is perfect
+    t, acc = best_threshold(np.array([0.5, 0.1, 0.4, 0.2]), np.array([0, 1, 0, 1]))
+    assert abs(t - 0.3) < 1e-12 and acc == 1.0
+    # one positive sits among the negatives: accepting {0.1} scores 3/4, accepting {0.1, 0.2, 0.3} 3/4 too;
+    # ties go to the smaller threshold, so t = (0.1 + 0.2) / 2
+    t, acc = best_threshold(np.array([0.1, 0.2, 0.3, 0.4]), np.array([1, 0, 1, 0]))
+    assert abs(t - 0.15) < 1e-12 and acc == 0.75
+
+
+def test_best_threshold_rejects_every_pair_when_that_is_best():
+    # the closest pair is a negative; only the farthest is a positive. Accepting none: 3/4 right;
+    # accepting everything up to the positive: 1/4. The cut must say "different" to all of them.
+    d = np.array([0.1, 0.2, 0.3, 0.4])
+    t, acc = best_threshold(d, np.array([0, 0, 0, 1]))
+    assert t == REJECT_ALL and acc == 0.75
+    assert not (d <= t).any() and not (np.zeros(1) <= t).any()  # even an exact duplicate is rejected
+
+
+def test_best_threshold_never_splits_equal_distances():
+    # d = 0.2 twice, one positive and one negative: a cut can take both or neither. Accepting {0.1}: 3/4,
+    # {0.1, 0.2, 0.2}: 3/4 (splitting the tie would claim 4/4); the tie goes to the smaller threshold
+    t, acc = best_threshold(np.array([0.1, 0.2, 0.2, 0.9]), np.array([1, 1, 0, 0]))
+    assert abs(t - 0.15) < 1e-12 and acc == 0.75
+
+
+def test_pair_scores_at_a_given_threshold():
+    x = np.array([[0, 0], [0, 0.1], [5, 5], [5, 5.2], [9, 9], [1, 1], [1, 1]])
     pairs = np.array([[0, 1], [2, 3], [0, 2], [1, 3]])
-    same = np.array([1, 1, 0, 0])
-    out = verification(x, pairs, same)
-    assert out["roc_auc"] == 1.0 and out["pair_accuracy"] == 1.0
-    assert 0.2 <= out["threshold"] < np.hypot(5, 4.9)  # accepts d=0.1, 0.2; rejects d≈7
+    out = pair_scores(x, pairs, np.array([1, 1, 0, 0]), threshold=0.15)  # d = 0.1, 0.2, ~7.1, ~7.0
+    assert out["roc_auc"] == 1.0 and out["pair_acc"] == 0.75  # the d = 0.2 positive is rejected
+    out = pair_scores(x, np.array([[4, 0], [5, 6]]), np.array([1, 0]), threshold=REJECT_ALL)
+    assert out["roc_auc"] == 0.0 and out["pair_acc"] == 0.5  # reversed distance; rejecting all gets the negative
 
 
-def test_verification_of_a_reversed_distance_is_zero_auc():
-    x = np.array([[0, 0], [9, 9], [1, 1], [1, 1]])
-    out = verification(x, np.array([[0, 1], [2, 3]]), np.array([1, 0]))
-    assert out["roc_auc"] == 0.0 and out["pair_accuracy"] == 0.5
+def test_select_logreg_keeps_the_c_that_validation_prefers():
+    rng = np.random.default_rng(0)
+    # two classes separated along x; the fit set holds 190 of class 0 and 10 of class 1, validation is balanced
+    fit = np.concatenate([rng.normal([-1, 0], 0.3, (190, 2)), rng.normal([1, 0], 0.3, (10, 2))])
+    fit_y = np.repeat([0, 1], [190, 10])
+    val = np.concatenate([rng.normal([-1, 0], 0.3, (200, 2)), rng.normal([1, 0], 0.3, (200, 2))])
+    val_y = np.repeat([0, 1], 200)
+    # C = 1e-4 shrinks the weights to ~0, so the intercept (the majority class) decides: 1/2 on validation;
+    # C = 1 separates the classes: validation must pick it, whatever order the candidates come in
+    assert fit_logreg(fit, fit_y, 1e-4).score(val, val_y) == 0.5
+    pipe, c = select_logreg(fit, fit_y, val, val_y, (1.0, 1e-4))
+    assert c == 1.0 and pipe.score(val, val_y) > 0.95
+    pipe, c = select_logreg(fit, fit_y, val, val_y, (1.0, 2.0))  # equal on validation: the smaller C wins
+    assert c == 1.0
 
 
-def test_evaluate_epoch_on_perfect_embedding():
+def test_evaluate_epoch_fits_on_fit_chooses_on_val_and_reports_test_separately():
     x, y = clusters()
-    pairs = np.array([[0, 1], [0, 60], [100, 101], [100, 400]])
-    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500), 0, 0)
-    assert row["logreg_acc"] == 1.0 and row["knn_acc"] == 1.0 and row["roc_auc"] == 1.0
-    assert row["silhouette"] > 0.9
-    assert row["precision_at_1"] == row["r_precision"] == row["map_at_r"] == 1.0
-    assert row["oneshot_all_acc"] == 1.0 and row["oneshot_holdout_acc"] is None
-    row, _ = evaluate_epoch(x, y, x, y, pairs, np.array([1, 0, 1, 0]), EvaluateConfig(silhouette_samples=500), 0,
-                            holdout=(7, 8, 9))
-    assert row["oneshot_holdout_acc"] == 1.0
+    xv, yv = clusters(seed=1)
+    xt, yt = clusters(seed=2)
+    # the test embedding is shuffled against its labels: a model that fits or scores on the wrong array
+    # would show it as perfect
+    emb = {"fit": x[None], "fit_labels": y, "val": xv[None], "val_labels": yv,
+           "test": np.random.default_rng(3).permutation(xt)[None], "test_labels": yt}
+    val_pairs = (np.array([[0, 1], [0, 60], [100, 101], [100, 400]]), np.array([1, 0, 1, 0]))
+    test_pairs = (np.array([[0, 1], [0, 60]]), np.array([1, 0]))
+    cfg = EvaluateConfig(silhouette_samples=500, logreg_c=(0.01, 1.0))
+    row, pipe = evaluate_epoch(emb, 0, val_pairs, test_pairs, cfg, 0)
+    assert row["val_logreg_acc"] == 1.0 and row["val_knn_acc"] == 1.0 and row["val_roc_auc"] == 1.0
+    assert row["val_pair_acc"] == 1.0 and row["val_map_at_r"] == 1.0 and row["val_oneshot_all_acc"] == 1.0
+    assert row["val_silhouette"] > 0.9 and row["val_oneshot_holdout_acc"] is None
+    assert row["logreg_acc"] < 0.3 and row["knn_acc"] < 0.3 and row["map_at_r"] < 0.3  # chance is 0.1
+    # the threshold came from validation distances (positives ~0.4, negatives >= 6): far from any test pair
+    assert 0.3 < row["threshold"] < 6.5 and row["logreg_c"] in (0.01, 1.0)
+    emb["test"] = xt[None]
+    row, _ = evaluate_epoch(emb, 0, val_pairs, test_pairs, cfg, 0, holdout=(7, 8, 9))
+    assert row["logreg_acc"] == 1.0 and row["pair_acc"] == 1.0 and row["oneshot_holdout_acc"] == 1.0
 
 
 def test_retrieval_matches_hand_computed_values():

@@ -27,6 +27,19 @@ def test_exact_balance_and_class_spread(labels):
     assert np.all(labels[neg[:, 0]] != labels[neg[:, 1]])
 
 
+def test_negatives_are_class_balanced_on_imbalanced_labels():
+    # class 0 has 20x the images of class 9; drawn uniformly over images, class 9 would anchor ~1 % of
+    # the negatives and class 0 ~20 %. Balanced: each class anchors 1/10 (±1), and the other image's
+    # class is uniform over the other nine, so every class takes part in ~2/10 of the negatives.
+    labels = np.repeat(np.arange(10), [2000, 500, 500, 500, 500, 500, 500, 500, 500, 100])
+    pairs, same = draw_pairs(labels, 20000, 0.5, np.random.default_rng(4))
+    neg = pairs[same == 0]
+    first = np.bincount(labels[neg[:, 0]], minlength=10)
+    assert first.max() - first.min() <= 1
+    either = np.bincount(labels[neg].ravel(), minlength=10) / len(neg)
+    assert np.all(np.abs(either - 0.2) < 0.02), either
+
+
 def test_other_positive_fraction_is_exact(labels):
     _, same = draw_pairs(labels, 400, 0.3, np.random.default_rng(2))
     assert same.sum() == 120

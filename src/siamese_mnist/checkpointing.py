@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -30,6 +31,15 @@ def training_config(model_name: str, p: Params) -> dict:
             "train": to_dict(p.train), model_name: to_dict(p.optim(model_name))}
 
 
+def _name(path: Path) -> str:
+    """A file's name relative to the working directory where it lies below it, so that the same
+    checkout in another folder (DVC's temporary copy for a queued experiment) hashes the same."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def files_digest(paths: Iterable[str | Path]) -> str:
     """sha256 over the names and bytes of ``paths`` (folders: every file below them), in sorted order."""
     files: list[Path] = []
@@ -37,8 +47,8 @@ def files_digest(paths: Iterable[str | Path]) -> str:
         files.extend(sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
                      if path.is_dir() else [path])
     h = hashlib.sha256()
-    for f in sorted(set(files)):
-        h.update(str(f).encode() + b"\0")
+    for f in sorted(set(files), key=_name):
+        h.update(_name(f).encode() + b"\0")
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
@@ -50,11 +60,24 @@ def resume_key(config: dict, inputs: Iterable[str | Path]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode() + files_digest(inputs).encode()).hexdigest()
 
 
+RESUME_DIR_ENV = "SIAMESE_MNIST_RESUME_DIR"
+
+
 class EpochCheckpointer:
-    def __init__(self, path: str | Path, model_name: str, params: Params, inputs: Iterable[str | Path]):
-        self.path = Path(path)
+    """Writes and restores the resume point of one training run.
+
+    With ``$SIAMESE_MNIST_RESUME_DIR`` set, the resume point goes to that folder instead, named by
+    its key: queued experiments run in temporary copies that DVC deletes when they stop, so this is
+    how a queue killed mid-stage (a session's end, a reboot) resumes at its last epoch when the same
+    experiments are queued again. Different runs never share a file; a finished run deletes its own.
+    """
+
+    def __init__(self, path: str | Path, model_name: str, params: Params, inputs: Iterable[str | Path],
+                 env: dict[str, str] | None = None):
         self.config = training_config(model_name, params)
         self.tag = resume_key(self.config, inputs)
+        folder = (os.environ if env is None else env).get(RESUME_DIR_ENV)
+        self.path = Path(folder) / f"{model_name}-{self.tag[:20]}.pt" if folder else Path(path)
 
     def restore(self, model: nn.Module) -> tuple[TrainState | None, dict | None]:
         """Load the last epoch of a matching resume point into ``model``; else (None, None)."""

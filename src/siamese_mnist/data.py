@@ -207,15 +207,16 @@ def load_split(raw_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
-def stratified_subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+def stratified_subset(labels: np.ndarray, limit: int | None, seed: int, stream: int = 1) -> np.ndarray:
     """Sorted indices of a class-stratified random subset of ``limit`` items (all if None).
 
     Each class gets ``limit`` × its share, rounded by largest remainder, so the counts add up exactly.
+    ``stream`` separates independent draws made with the same seed.
     """
     n = len(labels)
     if limit is None or limit >= n:
         return np.arange(n)
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([seed, stream])
     classes, counts = np.unique(labels, return_counts=True)
     quota = counts * limit / n
     take = np.floor(quota).astype(int)
@@ -230,6 +231,45 @@ def load_subset(raw_dir: str | Path, split: str, limit: int | None, seed: int) -
     images, labels = load_split(raw_dir, split)
     idx = stratified_subset(labels, limit, seed + (0 if split == "train" else 1))
     return images[idx], labels[idx]
+
+
+VAL_STREAM = 3  # rng stream of the validation split (1 = subsets, 2 = one-shot episodes)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The three disjoint splits every stage agrees on, as (N, 28, 28) uint8 images and (N,) uint8 labels.
+
+    ``train`` is what models may learn from (the index files index it), ``val`` is carved from the
+    official training split and chooses everything that is chosen, ``test`` is only ever reported.
+    """
+
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+
+def split_validation(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, val) indices: a seeded, class-stratified ``val_size`` items become validation."""
+    val = stratified_subset(labels, val_size, seed, stream=VAL_STREAM)
+    if len(val) >= len(labels):
+        raise DataError(f"data.val_size: {val_size} leaves no training images out of {len(labels)}")
+    keep = np.ones(len(labels), bool)
+    keep[val] = False
+    return np.flatnonzero(keep), val
+
+
+def load_train_val(raw_dir: str | Path, train_limit: int | None, val_size: int, seed: int):
+    """((images, labels) of training, (images, labels) of validation), both from the official training split."""
+    images, labels = load_subset(raw_dir, "train", train_limit, seed)
+    tr, va = split_validation(labels, val_size, seed)
+    return (images[tr], labels[tr]), (images[va], labels[va])
+
+
+def load_splits(raw_dir: str | Path, train_limit: int | None, test_limit: int | None, val_size: int,
+                seed: int) -> Splits:
+    """Train (minus validation), validation and test, from the downloaded files and the data params."""
+    return Splits(*load_train_val(raw_dir, train_limit, val_size, seed), load_subset(raw_dir, "test", test_limit, seed))
 
 
 def training_pool(labels: np.ndarray, holdout_classes: tuple[int, ...] | list[int] = ()) -> np.ndarray:

@@ -1,10 +1,12 @@
 """Scores of an embedding: linear separability, neighbourhoods, clustering, verification, retrieval, one-shot.
 
 Every model is scored the same way on the same points, so the numbers compare fairly:
-logistic regression and k-NN are fitted on the train-subset embeddings and scored on the
-test embeddings; verification uses the Euclidean distance of fixed, balanced test pairs; retrieval
-ranks every other test point by Euclidean distance; one-shot episodes are drawn from the test
-labels and the seed alone, so every model (and the raw-pixel baseline) meets the same episodes.
+logistic regression and k-NN are fitted on the train-subset embeddings; whatever is chosen (the
+regression's C, the verification threshold) is chosen on the validation split, then every metric is
+computed on the validation and the test split alike. Verification uses the Euclidean distance of
+fixed, balanced pairs of each split; retrieval ranks every other point of the split by Euclidean
+distance; one-shot episodes are drawn from the split's labels and the seed alone, so every model
+(and the raw-pixel baseline) meets the same episodes. The test split feeds back into nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from .config import EvaluateConfig
 from .pairs import make_test_pairs
 
 
-# The final-epoch figures that become DVC metrics; every metric of every epoch is in the per-epoch table.
-HEADLINE = ("logreg_acc", "knn_acc", "roc_auc", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
+# The final-epoch figures that become DVC metrics (test split, and what selection reads on validation);
+# every metric of every epoch and both splits is in the per-epoch table.
+HEADLINE = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
+HEADLINE_VAL = ("logreg_acc", "roc_auc", "map_at_r")
 
 
 def fit_logreg(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Pipeline:
@@ -59,21 +63,46 @@ def silhouette(x: np.ndarray, y: np.ndarray, samples: int, seed: int) -> float:
     return float(silhouette_score(x, y, sample_size=min(samples, len(x)), random_state=seed))
 
 
+def pair_distances(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(P,) float64 Euclidean distance of each pair of rows of ``x``."""
+    return np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1).astype(np.float64)
+
+
 def verification_roc(x: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pair distances (P,) and the ROC of "same if distance <= t": (fpr, tpr, thresholds on -distance)."""
-    d = np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1).astype(np.float64)
-    return d, *roc_curve(same.astype(bool), -d)
+    """The ROC of "same if distance <= t": (fpr, tpr, thresholds on distance)."""
+    fpr, tpr, thr = roc_curve(same.astype(bool), -pair_distances(x, pairs))
+    return fpr, tpr, -thr
 
 
-def verification(x: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> dict:
-    """ROC-AUC of -distance for same-class pairs, and the accuracy of the best "same if d <= t" threshold."""
-    d, fpr, tpr, thr = verification_roc(x, pairs, same)
+REJECT_ALL = -1.0  # a threshold below every distance: "same" is never said
+
+
+def best_threshold(d: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The cut t of "same if d <= t" with the highest accuracy on these pairs, and that accuracy.
+
+    Every cut between two neighbouring distinct distances is tried, plus accepting none and
+    accepting all; t sits midway between the last accepted and the first rejected distance, and is
+    :data:`REJECT_ALL` when saying "different" to every pair is best. Ties go to the smaller t.
+    """
+    order = np.argsort(d, kind="stable")
+    ds, ys = d[order], same[order].astype(bool)
+    accepted_pos = np.concatenate([[0], np.cumsum(ys)])  # accepting the first k pairs, k = 0..P
+    accepted_neg = np.concatenate([[0], np.cumsum(~ys)])
+    acc = (accepted_pos + (~ys).sum() - accepted_neg) / len(ds)
+    valid = np.ones(len(ds) + 1, bool)
+    valid[1:-1] = ds[1:] != ds[:-1]  # never split a group of equal distances
+    k = int(np.flatnonzero(valid)[np.argmax(acc[valid])])
+    if k == 0:
+        return REJECT_ALL, float(acc[0])
+    t = ds[-1] if k == len(ds) else (ds[k - 1] + ds[k]) / 2
+    return float(t), float(acc[k])
+
+
+def pair_scores(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, threshold: float) -> dict:
+    """ROC-AUC of -distance for same-class pairs, and the accuracy of "same if d <= threshold"."""
+    d = pair_distances(x, pairs)
     y = same.astype(bool)
-    n_pos, n_neg = y.sum(), (~y).sum()
-    acc = (tpr * n_pos + (1 - fpr) * n_neg) / (n_pos + n_neg)
-    best = int(np.argmax(acc))
-    threshold = float(-thr[best]) if np.isfinite(thr[best]) else float(d.min())
-    return {"roc_auc": float(roc_auc_score(y, -d)), "pair_accuracy": float(acc[best]), "threshold": threshold}
+    return {"roc_auc": float(roc_auc_score(y, -d)), "pair_acc": float(np.mean((d <= threshold) == y))}
 
 
 def _distances(q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -159,19 +188,51 @@ def oneshot_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...],
     return row
 
 
-def evaluate_epoch(fit: np.ndarray, fit_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray,
-                   pairs: np.ndarray, same: np.ndarray, cfg: EvaluateConfig, seed: int,
-                   holdout: tuple[int, ...] = ()) -> tuple[dict, Pipeline]:
-    """All metrics of one epoch's embeddings, and the fitted logistic regression."""
-    pipe = fit_logreg(fit, fit_labels, cfg.logreg_c)
+def select_logreg(fit: np.ndarray, fit_labels: np.ndarray, val: np.ndarray, val_labels: np.ndarray,
+                  candidates: tuple[float, ...]) -> tuple[Pipeline, float]:
+    """Fit a logistic regression per candidate C on ``fit``; keep the one most accurate on ``val``
+    (ties: the strongest regularisation, i.e. the smallest C)."""
+    best = None
+    for c in sorted(candidates):
+        pipe = fit_logreg(fit, fit_labels, c)
+        acc = pipe.score(val, val_labels)
+        if best is None or acc > best[0]:
+            best = (acc, pipe, c)
+    return best[1], float(best[2])
+
+
+def split_metrics(pipe: Pipeline, fit: np.ndarray, fit_labels: np.ndarray, x: np.ndarray, labels: np.ndarray,
+                  pairs: tuple[np.ndarray, np.ndarray], threshold: float, cfg: EvaluateConfig, seed: int,
+                  holdout: tuple[int, ...]) -> dict:
+    """Every score of one split's embeddings, with the probe and the threshold already chosen."""
     row = {
-        "logreg_acc": float(pipe.score(test, test_labels)),
-        "knn_acc": knn_accuracy(fit, fit_labels, test, test_labels, cfg.knn_k),
-        "silhouette": silhouette(test, test_labels, cfg.silhouette_samples, seed),
+        "logreg_acc": float(pipe.score(x, labels)),
+        "knn_acc": knn_accuracy(fit, fit_labels, x, labels, cfg.knn_k),
+        "silhouette": silhouette(x, labels, cfg.silhouette_samples, seed),
     }
-    row.update(verification(test, pairs, same))
-    row.update(retrieval(test, test_labels))
-    row.update(oneshot_metrics(test, test_labels, holdout, cfg, seed))
+    row.update(pair_scores(x, *pairs, threshold))
+    row.update(retrieval(x, labels))
+    row.update(oneshot_metrics(x, labels, holdout, cfg, seed))
+    return row
+
+
+def evaluate_epoch(emb: dict[str, np.ndarray], epoch: int, val_pairs: tuple[np.ndarray, np.ndarray],
+                   test_pairs: tuple[np.ndarray, np.ndarray], cfg: EvaluateConfig, seed: int,
+                   holdout: tuple[int, ...] = ()) -> tuple[dict, Pipeline]:
+    """All metrics of one epoch's embeddings, and the logistic regression chosen on validation.
+
+    Chosen on the validation split: the probe's C and the verification threshold. Then every metric
+    is computed on both splits with those choices: ``val_<metric>`` and, unprefixed, the test split's.
+    """
+    fit, fit_labels = emb["fit"][epoch], emb["fit_labels"]
+    val, val_labels = emb["val"][epoch], emb["val_labels"]
+    pipe, c = select_logreg(fit, fit_labels, val, val_labels, cfg.logreg_c)
+    threshold, _ = best_threshold(pair_distances(val, val_pairs[0]), val_pairs[1])
+    row = {"logreg_c": c, "threshold": threshold}
+    row.update(split_metrics(pipe, fit, fit_labels, emb["test"][epoch], emb["test_labels"], test_pairs,
+                             threshold, cfg, seed, holdout))
+    val_row = split_metrics(pipe, fit, fit_labels, val, val_labels, val_pairs, threshold, cfg, seed, holdout)
+    row.update({f"val_{k}": v for k, v in val_row.items()})
     return row, pipe
 
 
@@ -179,10 +240,10 @@ def evaluate_epoch(fit: np.ndarray, fit_labels: np.ndarray, test: np.ndarray, te
 class RunReport:
     """What the evaluate stage writes: the per-epoch table and the final epoch's probe, ROC and predictions."""
 
-    table: pd.DataFrame  # one row per dumped epoch
-    logreg: dict  # the final logistic regression, as plain numbers (predict_logreg)
-    threshold: float  # the final embedding's best "same if distance <= threshold" cut
-    roc: pd.DataFrame  # fpr, tpr, threshold of the final embedding's verification ROC
+    table: pd.DataFrame  # one row per dumped epoch: test metrics unprefixed, validation ones as val_<metric>
+    logreg: dict  # the final logistic regression (C chosen on validation), as plain numbers (predict_logreg)
+    threshold: float  # the final embedding's "same if distance <= threshold" cut, chosen on validation pairs
+    roc: pd.DataFrame  # fpr, tpr, threshold of the final embedding's verification ROC on the test pairs
     predictions: pd.DataFrame  # actual, predicted class of every test image by the final logistic regression
 
 
@@ -190,18 +251,19 @@ def evaluate_run(emb: dict[str, np.ndarray], cfg: EvaluateConfig, seed: int, hol
                  desc: str = "evaluate") -> RunReport:
     """Score every epoch of an embeddings dump.
 
-    ``emb``: ``fit`` (E+1, M, D), ``fit_labels`` (M,), ``test`` (E+1, N, D), ``test_labels`` (N,).
-    Verification uses N fixed, balanced test pairs drawn from the test labels and ``seed``.
+    ``emb``: ``fit`` (E+1, M, D) with ``fit_labels`` (M,), ``val`` (E+1, V, D) with ``val_labels`` (V,),
+    ``test`` (E+1, N, D) with ``test_labels`` (N,). Verification uses fixed, balanced pairs drawn from
+    each split's labels and ``seed``: V validation pairs (they choose the threshold) and N test pairs.
     """
     test_labels = emb["test_labels"]
-    pairs, same = make_test_pairs(test_labels, len(test_labels), seed)
+    val_pairs = make_test_pairs(emb["val_labels"], len(emb["val_labels"]), seed)
+    test_pairs = make_test_pairs(test_labels, len(test_labels), seed)
     rows, pipe = [], None
     for epoch in tqdm(range(emb["test"].shape[0]), desc=desc, leave=False):
-        row, pipe = evaluate_epoch(emb["fit"][epoch], emb["fit_labels"], emb["test"][epoch], test_labels,
-                                   pairs, same, cfg, seed, holdout)
+        row, pipe = evaluate_epoch(emb, epoch, val_pairs, test_pairs, cfg, seed, holdout)
         rows.append({"epoch": epoch, **row})
     final = emb["test"][-1]
-    _, fpr, tpr, thr = verification_roc(final, pairs, same)
-    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.where(np.isfinite(thr), -thr, np.nan)})
+    fpr, tpr, thr = verification_roc(final, *test_pairs)
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.where(np.isfinite(thr), thr, np.nan)})
     predictions = pd.DataFrame({"actual": test_labels.astype(int), "predicted": pipe.predict(final).astype(int)})
     return RunReport(pd.DataFrame(rows), logreg_params(pipe), rows[-1]["threshold"], roc, predictions)

@@ -52,16 +52,18 @@ def draw_pairs(labels: np.ndarray, n_pairs: int, positive_fraction: float,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(n_pairs, 2) int32 indices into ``labels`` and (n_pairs,) uint8 same-class flags.
 
-    Exactly ``round(n_pairs * positive_fraction)`` pairs are positives, spread over the classes
-    within ±1 of each other, and never pair an image with itself; each negative takes a random
-    anchor and a random image of one of the other classes, chosen uniformly.
+    Exactly ``round(n_pairs * positive_fraction)`` pairs are positives and never pair an image with
+    itself. Both kinds are class-balanced: the first images' classes are spread over the classes
+    within ±1 of each other, so a rare class is not under-represented among the negatives either;
+    a negative's second image is a random image of one of the other classes, chosen uniformly.
     """
     classes, order, starts, counts = _class_table(labels, "positive pairs")
     n_pos = int(round(n_pairs * positive_fraction))
     n_neg = n_pairs - n_pos
     pos = np.stack(_two_of_a_class(_spread_classes(len(classes), n_pos, rng), order, starts, counts, rng), axis=1)
-    anchor = rng.integers(0, len(labels), n_neg)  # negatives: anchor uniform over images
-    partner = _member_of_another_class(np.searchsorted(classes, labels[anchor]), order, starts, counts, rng)
+    neg_cls = _spread_classes(len(classes), n_neg, rng)
+    anchor = order[starts[neg_cls] + (rng.random(n_neg) * counts[neg_cls]).astype(np.int64)]
+    partner = _member_of_another_class(neg_cls, order, starts, counts, rng)
     pairs = np.concatenate([pos, np.stack([anchor, partner], axis=1)]).astype(np.int32)
     same = np.concatenate([np.ones(n_pos, np.uint8), np.zeros(n_neg, np.uint8)])
     perm = rng.permutation(n_pairs)
@@ -118,5 +120,5 @@ def make_epoch_triplets(labels: np.ndarray, epochs: int, per_epoch: int | None, 
 
 
 def make_test_pairs(labels: np.ndarray, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed, balanced (half same-class) set of pairs over the test split."""
+    """A fixed, balanced (half same-class) set of pairs over an evaluation split (validation or test)."""
     return draw_pairs(labels, n_pairs, 0.5, np.random.default_rng([seed, TEST_STREAM]))

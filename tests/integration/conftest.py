@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"]
 
 TINY = {
-    "data": {"train_limit": 2000, "test_limit": 1000, "fit_samples": 1000},
+    "data": {"train_limit": 2000, "test_limit": 1000, "val_size": 500, "fit_samples": 1000},
     "train": {"epochs": 2},
     "triplet": {"per_epoch": None},
     "evaluate": {"silhouette_samples": 500},

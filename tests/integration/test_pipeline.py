@@ -22,7 +22,8 @@ OUTPUTS = ["data/params.ok", "data/raw/train-images-idx3-ubyte", "metrics/pixels
                ("dvclive", "/metrics.json"), ("dvclive", "/plots/metrics/loss.tsv"), ("plots/eval", ".csv"),
                ("plots/roc", ".csv"), ("plots/confusion", ".csv"), ("metrics", ".json"), ("plots/animations", ".gif"),
                ("metrics/runtime", ".json")))]
-HEADLINE = {"logreg_acc", "knn_acc", "roc_auc", "map_at_r", "oneshot_all_acc"}  # + oneshot_holdout_acc: null here
+HEADLINE = {"logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "oneshot_all_acc",
+            "val"}  # + oneshot_holdout_acc: null here
 
 
 def test_download_and_index_files_over_http(new_repo, mnist_dir, serve):
@@ -31,12 +32,13 @@ def test_download_and_index_files_over_http(new_repo, mnist_dir, serve):
     assert sorted(p.name for p in (repo.path / "data/raw").iterdir()) == [
         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"]
     with np.load(repo.path / "data/index/siamese.npz") as f:
-        assert f["items"].shape == (2, 2000, 2) and f["items"].dtype == np.int32
-        assert f["targets"].sum() == 2 * 1000
+        # 2000 training images, 500 of them carved out for validation: 1500 left to draw from
+        assert f["items"].shape == (2, 1500, 2) and f["items"].dtype == np.int32
+        assert f["targets"].sum() == 2 * 750
     with np.load(repo.path / "data/index/cnn.npz") as f:
-        assert f["items"].shape == (2, 2000, 1) and sorted(f["items"][1, :, 0]) == list(range(2000))
+        assert f["items"].shape == (2, 1500, 1) and sorted(f["items"][1, :, 0]) == list(range(1500))
     with np.load(repo.path / "data/index/triplet.npz") as f:
-        assert f["items"].shape == (2, 2000, 3)
+        assert f["items"].shape == (2, 1500, 3)
     again = repo.dvc("repro", "sample").stdout
     assert "Running stage" not in again and "up to date" in again
 
@@ -63,6 +65,7 @@ def test_full_pipeline_outputs_and_metrics(pipeline_repo):
     for model in MODELS:
         data = files[f"metrics/{model}.json"][model]  # nested under the model's name
         assert set(data) == HEADLINE, data
+        assert set(data["val"]) == {"logreg_acc", "roc_auc", "map_at_r"}
         assert 0.1 < data["logreg_acc"] <= 1.0 and 0.1 < data["oneshot_all_acc"] <= 1.0
         on_disk = json.loads((pipeline_repo.path / f"metrics/{model}.json").read_text())[model]
         assert on_disk["oneshot_holdout_acc"] is None  # no class held out (dvc metrics show leaves nulls out)
@@ -122,7 +125,9 @@ def test_exp_show_is_readable(pipeline_repo):
     assert not [h for h in header if ".json:" in h]  # no metric needs its file's path to be told apart
     assert "cnn.logreg_acc" in header and "siamese.map_at_r" in header and "triplet.epoch" in header
     assert not [h for h in metrics if any(w in h for w in ("seconds", "images_per_s", "cpu", "device", "threads"))]
-    assert len(header) <= 105, len(header)  # 102 today: 5 + 24 metrics + 38 params + 35 dependencies
+    # 115 today: 5 + 36 metrics (7 test + 3 validation per model, 3 per model of dvclive, 4 of pixels)
+    # + 39 params + 35 dependencies
+    assert len(header) <= 117, len(header)
 
 
 def test_every_stage_restores_from_the_run_cache(pipeline_repo, tmp_path):
@@ -182,15 +187,18 @@ def test_machine_settings_change_no_stage(pipeline_repo, tmp_path):
     assert bad.returncode != 0 and "SIAMESE_MNIST_THREADS='many' should be a whole number" in bad.stdout + bad.stderr
 
 
-def test_held_out_classes_are_in_no_training_file(new_repo, mnist_dir):
+def test_held_out_classes_and_validation_images_are_in_no_training_file(new_repo, mnist_dir):
     repo = new_repo(str(mnist_dir), data={"holdout_classes": [7, 8, 9]})
     repo.dvc("repro", "sample")
     labels = np.frombuffer((repo.path / "data/raw/train-labels-idx1-ubyte").read_bytes()[8:], np.uint8)
-    from siamese_mnist.data import stratified_subset
-    labels = labels[stratified_subset(labels, 2000, 0)]  # the tiny config's train subset
+    from siamese_mnist.data import split_validation, stratified_subset
+    subset = stratified_subset(labels, 2000, 0)  # the tiny config's train subset, as indices of the full split
+    train, val = split_validation(labels[subset], 500, 0)
     for model in MODELS:
         with np.load(repo.path / f"data/index/{model}.npz") as f:
-            assert np.unique(labels[f["items"]]).tolist() == list(range(7)), model
+            used = subset[train][f["items"]]  # index files index the training part
+            assert np.unique(labels[used]).tolist() == list(range(7)), model
+            assert not set(used.ravel()) & set(subset[val]), model
 
 
 def test_fashion_mnist_end_to_end(new_repo, fashion_dir):
