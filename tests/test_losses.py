@@ -64,3 +64,32 @@ def test_mined_negatives_are_the_hand_picked_ones():
     one = torch.tensor([[0, 0, 1]])
     assert abs(batch_triplet_loss(pts([0, 0]), pts([9, 0]), pts([0, 1]), one, 1.0, "semihard").item() - 9) < 1e-12
     assert batch_triplet_loss(a, p, n, labels, 1.0, "none").item() == triplet_loss(a, p, n, 1.0).item()
+
+
+def test_contrastive_gradient_pushes_negatives_inside_the_margin_apart_and_pulls_positives_together():
+    # a = (0, 0), b = (0.3, 0.4): d = 0.5, unit direction from a to b u = (0.6, 0.8)
+    #   negative, margin 1: L = ½(1 - d)², dL/dd = -(1 - d) = -0.5, so dL/db = -0.5·u = (-0.3, -0.4):
+    #   a descent step moves b away from a (and a away from b)
+    #   positive: L = ½d², dL/db = b - a = (0.3, 0.4): a descent step moves b towards a
+    #   negative beyond the margin (margin 0.4 < d): no gradient at all
+    for same, margin, want_b in ((0, 1.0, [-0.3, -0.4]), (1, 1.0, [0.3, 0.4]), (0, 0.4, [0.0, 0.0])):
+        a = pts([0, 0]).requires_grad_()
+        b = pts([0.3, 0.4]).requires_grad_()
+        contrastive_loss(a, b, torch.tensor([same]), margin).backward()
+        assert torch.allclose(b.grad, pts(want_b)), (same, margin, b.grad)
+        assert torch.allclose(a.grad, -pts(want_b)), (same, margin, a.grad)
+
+
+def test_mining_none_semihard_and_hardest_give_three_different_hand_computed_losses():
+    # slot labels: triplet 1 = (class 0, class 0, class 1), triplet 2 = (class 2, class 2, class 1)
+    a = pts([0, 0], [0, 1.5])
+    p = pts([1, 0], [0, 2.5])    # d(a, p) = 1 for both
+    n = pts([5, 0], [0, -0.5])   # the given negatives: d(a, n) = 5 and 2
+    labels = torch.tensor([[0, 0, 1], [2, 2, 1]])
+    # anchor 1 (class 0) sees other-class embeddings at d = 5, 1.5, 2.5, 0.5
+    #   none: max(0, 1 - 5 + 1) = 0; hardest: d = 0.5 -> 1.5; semihard (closest beyond d(a, p) = 1): 1.5 -> 0.5
+    # anchor 2 (class 2) sees other-class embeddings at d = 1.5, 1.80, 5.22, 2
+    #   none: max(0, 1 - 2 + 1) = 0; hardest: d = 1.5 -> 0.5; semihard: d = 1.5 -> 0.5
+    want = {"none": 0.0, "semihard": (0.5 + 0.5) / 2, "hardest": (1.5 + 0.5) / 2}
+    for mining, value in want.items():
+        assert abs(batch_triplet_loss(a, p, n, labels, 1.0, mining).item() - value) < 1e-12, mining

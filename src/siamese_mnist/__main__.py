@@ -1,10 +1,12 @@
-"""Command line: ``python -m siamese_mnist compare A B`` (see siamese_mnist.compare)."""
+"""Command line: ``python -m siamese_mnist compare A B`` (siamese_mnist.compare) and
+``python -m siamese_mnist report`` (siamese_mnist.report)."""
 
 import sys
 
 from .compare import main as compare_main
+from .report import main as report_main
 
-COMMANDS = {"compare": compare_main}
+COMMANDS = {"compare": compare_main, "report": report_main}
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,8 @@
 
 A and B are 28×28 8-bit grayscale image files (white digit on black, as in MNIST) or indices
 into the test split (``data/raw``). Both are embedded with the trained model; their Euclidean
-distance is compared with the threshold that the evaluate stage chose (``models/<model>_probe.json``).
+distance is compared with the threshold that the evaluate stage chose on *validation* pairs
+(``models/<model>_probe.json``): "same" when distance <= threshold. No test image chose it.
 """
 
 from __future__ import annotations

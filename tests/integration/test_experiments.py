@@ -85,3 +85,39 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     assert "confusion" in html.lower()
     assert "comparison_grid.png" in html and "siamese_epoch002.png" in html
     assert len(list(out.rglob("*.png"))) >= 2 * (1 + 6)  # grid + 6 epoch images, per experiment
+
+
+def test_seed_report_gathers_the_replicates_of_head_and_nothing_else(pipeline_repo, tmp_path):
+    """HEAD (seed 0) plus a `-S seed=1` experiment are replicates; a `-S siamese.margin` one is not."""
+    import pandas as pd
+
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    repo.commit("baseline results")
+    repo.dvc("exp", "run", "-n", "seed-1", "-S", "seed=1")
+    # newer, same seed, another margin: only the Siamese stages rerun (the rest is in the run cache), and
+    # it must not replace seed-1 as the seed-1 replicate
+    repo.dvc("exp", "run", "-n", "other-margin", "-S", "seed=1", "-S", "siamese.margin=0.5")
+    repo.git("checkout", "--", ".")  # the workspace back at HEAD's results (exp run left its own there)
+    repo.dvc("checkout", "-f")
+    out = repo.run(sys.executable, "-m", "siamese_mnist", "report")
+    assert "2 replicates (seeds 0, 1)" in out.stdout, out.stdout + out.stderr
+    report = json.loads((repo.path / "metrics/seeds.json").read_text())
+    assert [r["seed"] for r in report["runs"]] == [0, 1] and report["runs"][1]["name"] == "seed-1"
+    import dvc.api
+    finals = {}
+    for rev in ("HEAD", "seed-1"):
+        for model in ("cnn", "siamese"):
+            table = pd.read_csv(__import__("io").StringIO(
+                dvc.api.read(f"plots/eval/{model}.csv", repo=str(repo.path), rev=rev)))
+            finals[rev, model] = table["logreg_acc"].iloc[-1]
+    s = report["final"]["siamese"]["logreg_acc"]
+    assert s["n"] == 2 and s["mean"] == pytest.approx((finals["HEAD", "siamese"] + finals["seed-1", "siamese"]) / 2)
+    d = report["paired"]["siamese - cnn"]["logreg_acc"]
+    diffs = [finals[r, "siamese"] - finals[r, "cnn"] for r in ("HEAD", "seed-1")]
+    assert d["mean"] == pytest.approx(sum(diffs) / 2)
+    assert d["sd"] == pytest.approx(abs(diffs[0] - diffs[1]) / 2 ** 0.5)
+    assert "| logreg_acc |" in (repo.path / "metrics/seeds.md").read_text()
+    shown = json.loads(repo.dvc("metrics", "show", "metrics/seeds.json", "--json").stdout)
+    assert "metrics/seeds.json" in json.dumps(shown)  # DVC reads it as a metrics file
+    one = repo.run(sys.executable, "-m", "siamese_mnist", "report", "seed-1", check=False)
+    assert one.returncode == 2 and "a spread needs at least 2 seeds" in one.stderr

@@ -1,0 +1,153 @@
+"""Break the code on purpose, one breakage at a time, and check that the test suite notices.
+
+    python tests/breakages.py            # every breakage below; prints a table, exits 1 if any is missed
+    python tests/breakages.py --list     # the breakages, without running anything
+    python tests/breakages.py -k detach  # only those whose name contains "detach"
+
+Each breakage replaces one exact snippet of the code (it must occur exactly once, so the list cannot go
+stale silently) in a scratch copy of the checkout, then runs the tests named for it there; the
+breakage is *caught* when they fail. The tests named are the ones meant to guard that code: if they
+catch it, the whole suite does. The checkout itself is never modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY = ["src", "stages", "tests", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore"]
+UNIT = ["tests", "--ignore=tests/integration"]
+
+
+@dataclass(frozen=True)
+class Breakage:
+    name: str
+    path: str  # file to edit, relative to the checkout
+    old: str  # exact snippet, present exactly once
+    new: str
+    tests: tuple[str, ...] = tuple(UNIT)  # pytest arguments: the tests that must catch it
+
+
+BREAKAGES = [
+    Breakage("no optimiser step", "src/siamese_mnist/training.py",
+             "            opt.step()\n", "            pass  # opt.step()\n", ("tests/test_learning.py",)),
+    Breakage("contrastive negative term detached", "src/siamese_mnist/losses.py",
+             "(margin - d).clamp_min(0)", "(margin - d.detach()).clamp_min(0)"),
+    Breakage("contrastive targets inverted", "src/siamese_mnist/losses.py",
+             "    y = same.to(a.dtype)\n", "    y = 1 - same.to(a.dtype)\n"),
+    Breakage("pair targets misaligned with the pairs", "src/siamese_mnist/models.py",
+             'return {"items": items, "targets": same}', 'return {"items": items, "targets": np.roll(same, 1, axis=1)}',
+             ("tests/test_learning.py",)),
+    Breakage("triplet positive and negative swapped", "src/siamese_mnist/losses.py",
+             "(pair_distance(a, p) - pair_distance(a, n) + margin)", "(pair_distance(a, n) - pair_distance(a, p) + margin)"),
+    Breakage("CNN targets misaligned with the images", "src/siamese_mnist/models.py",
+             "labels[:, 0].long()", "labels[:, 0].roll(1).long()", ("tests/test_learning.py",)),
+    Breakage("hardest mining falls back to the given negatives", "src/siamese_mnist/losses.py",
+             'if mining == "none":', 'if mining in ("none", "hardest"):', ("tests/test_losses.py",)),
+    Breakage("semihard mining takes the hardest negative", "src/siamese_mnist/losses.py",
+             "    if mining == \"hardest\":\n        return hardest\n", "    return hardest\n",
+             ("tests/test_losses.py",)),
+    Breakage("negative pairs anchored uniformly over images (not class-balanced)", "src/siamese_mnist/pairs.py",
+             "    neg_cls = _spread_classes(len(classes), n_neg, rng)\n",
+             "    neg_cls = np.searchsorted(classes, labels[rng.integers(0, len(labels), n_neg)])\n",
+             ("tests/test_pairs.py",)),
+    Breakage("validation images left in the training split", "src/siamese_mnist/data.py",
+             "    keep[val] = False\n", "", ("tests/test_data.py",)),
+    Breakage("probe fitted on the validation embeddings", "src/siamese_mnist/evaluation.py",
+             "        pipe = fit_logreg(fit, fit_labels, c)\n", "        pipe = fit_logreg(val, val_labels, c)\n",
+             ("tests/test_evaluation.py",)),
+    Breakage("probe's C chosen on the test split", "src/siamese_mnist/evaluation.py",
+             'pipe, c = select_logreg(fit, fit_labels, val, val_labels, cfg.logreg_c)',
+             'pipe, c = select_logreg(fit, fit_labels, emb["test"][epoch], emb["test_labels"], cfg.logreg_c)',
+             ("tests/test_evaluation.py",)),
+    Breakage("verification threshold chosen on the test pairs", "src/siamese_mnist/evaluation.py",
+             "threshold, _ = best_threshold(pair_distances(val, val_pairs[0]), val_pairs[1])",
+             'threshold, _ = best_threshold(pair_distances(emb["test"][epoch], test_pairs[0]), test_pairs[1])',
+             ("tests/test_evaluation.py",)),
+    Breakage("a reject-all threshold still accepts the closest pair", "src/siamese_mnist/evaluation.py",
+             "        return REJECT_ALL, float(acc[0])\n", "        return float(ds[0]), float(acc[0])\n",
+             ("tests/test_evaluation.py",)),
+    Breakage("normaliser fitted on every image, held-out classes included", "stages/train.py",
+             "Normalizer.fit(images[training_pool(labels, p.data.holdout_classes)])", "Normalizer.fit(images)",
+             ("tests/integration/test_pipeline.py", "-k", "held_out")),
+    Breakage("seed report mixes in experiments with other params", "src/siamese_mnist/report.py",
+             "if _without_seed(params) != ref_params or _code_hashes(lock) != ref_code:",
+             "if _code_hashes(lock) != ref_code:",
+             ("tests/integration/test_experiments.py", "-k", "seed_report")),
+    Breakage("seed statistics: population instead of sample standard deviation", "src/siamese_mnist/report.py",
+             "ddof=1", "ddof=0", ("tests/test_report.py",)),
+    Breakage("seed statistics: paired difference taken unpaired", "src/siamese_mnist/report.py",
+             "diff = a - b", "diff = a - np.roll(b, 1)", ("tests/test_report.py",)),
+]
+
+
+def scratch_copy(dest: Path) -> None:
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+
+
+def check(b: Breakage, root: Path = ROOT) -> str:
+    """The file's text; SystemExit if the snippet does not occur exactly once."""
+    text = (root / b.path).read_text()
+    if text.count(b.old) != 1:
+        raise SystemExit(f"{b.path}: the snippet of breakage {b.name!r} occurs {text.count(b.old)} times, "
+                         "expected once; update tests/breakages.py")
+    return text
+
+
+def apply(b: Breakage, root: Path) -> None:
+    (root / b.path).write_text(check(b, root).replace(b.old, b.new))
+
+
+def run(b: Breakage, timeout: float) -> tuple[bool, float, str]:
+    """(caught, seconds, last line of pytest's output) for one breakage in a fresh scratch copy."""
+    with tempfile.TemporaryDirectory(prefix="breakage-") as tmp:
+        root = Path(tmp)
+        scratch_copy(root)
+        apply(b, root)
+        env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1",
+               "SIAMESE_MNIST_TEST_DATA": os.environ.get("SIAMESE_MNIST_TEST_DATA", str(ROOT.parent / "shared/data"))}
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *b.tests],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        return proc.returncode != 0, time.perf_counter() - t0, lines[-1] if lines else proc.stderr.strip()[-200:]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-k", default="", help="only breakages whose name contains this")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--timeout", type=float, default=900)
+    args = ap.parse_args()
+    chosen = [b for b in BREAKAGES if args.k.lower() in b.name.lower()]
+    for b in chosen:  # fail fast on a stale snippet, before any test runs
+        check(b)
+    if args.list:
+        for b in chosen:
+            print(f"{b.name}  ({b.path}; tests: {' '.join(b.tests)})")
+        return 0
+    missed = 0
+    print(f"{'breakage':<70} {'caught':<7} {'s':>5}  pytest")
+    for b in chosen:
+        caught, seconds, last = run(b, args.timeout)
+        missed += not caught
+        print(f"{b.name:<70} {'yes' if caught else 'NO':<7} {seconds:5.0f}  {last}", flush=True)
+    print(f"{len(chosen) - missed} of {len(chosen)} breakages caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
