@@ -7,7 +7,8 @@
 Each breakage replaces one exact snippet of the code (it must occur exactly once, so the list cannot go
 stale silently) in a scratch copy of the checkout, then runs the tests named for it there; the
 breakage is *caught* when they fail. The tests named are the ones meant to guard that code: if they
-catch it, the whole suite does. The checkout itself is never modified.
+catch it, the whole suite does. First, as a control, each set of tests runs on an unbroken copy and
+must pass. The checkout itself is never modified.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["src", "stages", "tests", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore"]
+COPY = ["src", "stages", "tests", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
+        ".dvc/config"]
 UNIT = ["tests", "--ignore=tests/integration"]
 
 
@@ -95,6 +97,7 @@ def scratch_copy(dest: Path) -> None:
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
 
 
@@ -111,16 +114,18 @@ def apply(b: Breakage, root: Path) -> None:
     (root / b.path).write_text(check(b, root).replace(b.old, b.new))
 
 
-def run(b: Breakage, timeout: float) -> tuple[bool, float, str]:
-    """(caught, seconds, last line of pytest's output) for one breakage in a fresh scratch copy."""
+def run(b: Breakage | None, tests: tuple[str, ...], timeout: float) -> tuple[bool, float, str]:
+    """(tests failed, seconds, last line of pytest's output) in a fresh scratch copy with breakage ``b``
+    applied (None: the copy as it is, the control run)."""
     with tempfile.TemporaryDirectory(prefix="breakage-") as tmp:
         root = Path(tmp)
         scratch_copy(root)
-        apply(b, root)
+        if b is not None:
+            apply(b, root)
         env = {**os.environ, "PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1",
                "SIAMESE_MNIST_TEST_DATA": os.environ.get("SIAMESE_MNIST_TEST_DATA", str(ROOT.parent / "shared/data"))}
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *b.tests],
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
                               cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
         lines = [line for line in proc.stdout.splitlines() if line.strip()]
         return proc.returncode != 0, time.perf_counter() - t0, lines[-1] if lines else proc.stderr.strip()[-200:]
@@ -139,10 +144,17 @@ def main() -> int:
         for b in chosen:
             print(f"{b.name}  ({b.path}; tests: {' '.join(b.tests)})")
         return 0
+    # Control: the same tests on an unbroken copy must pass, or a "caught" below would mean nothing.
+    for tests in dict.fromkeys(b.tests for b in chosen):
+        failed, seconds, last = run(None, tests, args.timeout)
+        print(f"control (no breakage): {' '.join(tests)}: {'FAILED' if failed else 'pass'} in {seconds:.0f} s: {last}",
+              flush=True)
+        if failed:
+            return 1
     missed = 0
     print(f"{'breakage':<70} {'caught':<7} {'s':>5}  pytest")
     for b in chosen:
-        caught, seconds, last = run(b, args.timeout)
+        caught, seconds, last = run(b, b.tests, args.timeout)
         missed += not caught
         print(f"{b.name:<70} {'yes' if caught else 'NO':<7} {seconds:5.0f}  {last}", flush=True)
     print(f"{len(chosen) - missed} of {len(chosen)} breakages caught")

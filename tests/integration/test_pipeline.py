@@ -199,6 +199,14 @@ def test_held_out_classes_and_validation_images_are_in_no_training_file(new_repo
             used = subset[train][f["items"]]  # index files index the training part
             assert np.unique(labels[used]).tolist() == list(range(7)), model
             assert not set(used.ravel()) & set(subset[val]), model
+    # the input normaliser saw the training pool only: no held-out class, no validation image
+    repo.dvc("repro", "train@cnn")
+    images = np.frombuffer((repo.path / "data/raw/train-images-idx3-ubyte").read_bytes()[16:], np.uint8)
+    pool = subset[train][labels[subset[train]] < 7]
+    pixels = images.reshape(-1, 784)[pool].astype(np.float64) / 255
+    from siamese_mnist.io import load_checkpoint
+    mean, std = load_checkpoint(repo.path / "models/cnn.pt")["normalizer"]
+    assert mean == pytest.approx(pixels.mean(), rel=1e-9) and std == pytest.approx(pixels.std(), rel=1e-9)
 
 
 def test_fashion_mnist_end_to_end(new_repo, fashion_dir):
