@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from siamese_mnist.config import EvaluateConfig
 from siamese_mnist.evaluation import (REJECT_ALL, best_threshold, evaluate_epoch, fit_logreg, logreg_params,
@@ -88,8 +89,11 @@ def test_evaluate_epoch_fits_on_fit_chooses_on_val_and_reports_test_separately()
     assert row["val_pair_acc"] == 1.0 and row["val_map_at_r"] == 1.0 and row["val_oneshot_all_acc"] == 1.0
     assert row["val_silhouette"] > 0.9 and row["val_oneshot_holdout_acc"] is None
     assert row["logreg_acc"] < 0.3 and row["knn_acc"] < 0.3 and row["map_at_r"] < 0.3  # chance is 0.1
-    # the threshold came from validation distances (positives ~0.4, negatives >= 6): far from any test pair
-    assert 0.3 < row["threshold"] < 6.5 and row["logreg_c"] in (0.01, 1.0)
+    # the threshold is exactly the validation optimum: midway between the farther validation positive
+    # and the nearer validation negative (the test pairs would put it elsewhere)
+    d = np.linalg.norm(xv[val_pairs[0][:, 0]] - xv[val_pairs[0][:, 1]], axis=1)
+    assert row["threshold"] == pytest.approx((max(d[0], d[2]) + min(d[1], d[3])) / 2)
+    assert row["logreg_c"] in (0.01, 1.0)
     emb["test"] = xt[None]
     row, _ = evaluate_epoch(emb, 0, val_pairs, test_pairs, cfg, 0, holdout=(7, 8, 9))
     assert row["logreg_acc"] == 1.0 and row["pair_acc"] == 1.0 and row["oneshot_holdout_acc"] == 1.0

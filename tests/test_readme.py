@@ -1,22 +1,28 @@
 """Every number in the README's tables comes from a tracked file that the table cites.
 
 A table whose cells hold decimal numbers must be preceded (within the few lines above it) by a line
-starting "Source:" that names one or more files in backticks, each tracked by git. Every decimal
-number of the table must equal a number of those files rounded to the README's precision, as it is
-or times 100 (fractions shown in percent). Integers (epochs, image counts) are not checked.
+starting "Source:" that names one or more files in backticks, each tracked by git. Where that line
+also names a table command, ``python tests/readme_tables.py NAME``, the table must be exactly what
+the command writes from those files (every cell in its place). Otherwise, the weaker check: every
+decimal number of the table must equal some number of the cited files rounded to the README's
+precision, as it is or times 100 (fractions shown in percent). Integers are not checked.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import readme_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 CITED = re.compile(r"`([\w./@-]+\.(?:json|csv|md|tsv|yaml))`")
+COMMAND = re.compile(r"python tests/readme_tables\.py ([\w-]+)")
 
 
 def tables(text: str) -> list[tuple[int, list[str], list[str]]]:
@@ -31,7 +37,14 @@ def tables(text: str) -> list[tuple[int, list[str], list[str]]]:
             start = i
             while i < len(lines) and lines[i].startswith("|"):
                 i += 1
-            above = [line for line in lines[max(0, start - 6):start] if line.startswith("Source:")]
+            window = lines[max(0, start - 6):start]
+            first = next((k for k, line in enumerate(window) if line.startswith("Source:")), None)
+            above = []  # the "Source:" line and its continuation, up to the blank line before the table
+            if first is not None:
+                for line in window[first:]:
+                    if not line.strip():
+                        break
+                    above.append(line)
             found.append((start + 1, lines[start:i], above))
         i += 1
     return found
@@ -62,6 +75,13 @@ def check(readme: str, root: Path, tracked: set[str]) -> list[str]:
         if missing:
             problems.append(f"README.md:{line_no}: cites {', '.join(missing)}, not tracked by git")
             continue
+        command = [c for line in above for c in COMMAND.findall(line)]
+        if command:
+            if command[0] not in readme_tables.TABLES:
+                problems.append(f"README.md:{line_no}: unknown table command {command[0]!r}")
+            elif "\n".join(rows) != readme_tables.TABLES[command[0]](root):
+                problems.append(f"README.md:{line_no}: differs from `python tests/readme_tables.py {command[0]}`")
+            continue
         candidates = [x for c in cited for x in numbers_in(root / c)]
         problems += [f"README.md:{line_no}: {v} is in none of {', '.join(cited)}"
                      for v in values if not matches(v, candidates)]
@@ -89,3 +109,19 @@ def test_check_accepts_percent_and_plain_roundings_and_names_what_is_wrong(cited
     assert "no 'Source:' line" in check(ok.replace("Source: `m.json`", "Numbers:"), cited, {"m.json"})[0]
     assert "not tracked by git" in check(ok, cited, set())[0]
     assert check("| epoch | 0 | 50 |\n|---|---|---|\n", cited, set()) == []  # integers only: nothing to trace
+
+
+def test_generated_tables_are_compared_cell_for_cell(tmp_path):
+    """A README table that names its command must equal the command's output, even where the weaker
+    check would pass (a cell holding another epoch's figure)."""
+    shutil.copytree(ROOT / "plots/eval", tmp_path / "plots/eval")
+    shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
+    table = readme_tables.per_epoch(tmp_path)
+    cited = "`plots/eval/cnn.csv`, `plots/eval/siamese.csv`, `plots/eval/triplet.csv`"
+    readme = f"Source: {cited} (`python tests/readme_tables.py per-epoch`)\n\n{table}\n"
+    tracked = {"plots/eval/cnn.csv", "plots/eval/siamese.csv", "plots/eval/triplet.csv"}
+    assert check(readme, tmp_path, tracked) == []
+    row = table.splitlines()[2].split(" | ")
+    row[2], row[3] = row[3], row[2]  # swap two epochs' figures: both numbers exist in the file
+    swapped = readme.replace(table.splitlines()[2], " | ".join(row))
+    assert check(swapped, tmp_path, tracked) == ["README.md:3: differs from `python tests/readme_tables.py per-epoch`"]

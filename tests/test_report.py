@@ -63,3 +63,29 @@ def test_summarise_final_epoch_by_epoch_and_speed():
 def test_one_run_is_not_a_spread():
     with pytest.raises(ReportError, match="1 run"):
         summarise([_run(0, [0.1, 0.9], [0.1, 0.9], [0.1, 0.9])], epochs=[1])
+
+
+def _lock(seed=0, lr=0.003, md5="aaa", stale=False):
+    stages = {"train@cnn": {"cmd": "python stages/train.py cnn",
+                            "deps": [{"path": "src/siamese_mnist/losses.py", "md5": md5},
+                                     {"path": "data/index/cnn.npz", "md5": f"index-of-seed-{seed}"}],
+                            "params": {"params.yaml": {"seed": seed, "cnn": {"lr": lr}}}},
+              "check": {"deps": [{"path": "params.yaml", "md5": f"file-of-seed-{seed}"}]}}
+    if stale:  # an entry left in dvc.lock by a stage that dvc.yaml no longer has
+        stages["train_cnn"] = {"deps": [{"path": "src/old.py", "md5": "zzz"}], "params": {"params.yaml": {"x": 1}}}
+    return {"schema": "2.0", "stages": stages}
+
+
+def test_replicate_identity_ignores_seed_data_and_stale_stages_but_not_params_or_code():
+    from siamese_mnist.report import identity, lock_seed
+
+    stages = {"train", "check"}
+    ref = identity(_lock(seed=0, stale=True), stages)
+    assert identity(_lock(seed=1), stages) == ref  # another seed: other data hashes, same identity
+    assert identity(_lock(seed=1, lr=0.01), stages) != ref  # another param
+    assert identity(_lock(seed=1, md5="bbb"), stages) != ref  # other code
+    assert lock_seed(_lock(seed=3)) == 3
+    mixed = _lock(seed=3)
+    mixed["stages"]["evaluate@cnn"] = {"params": {"params.yaml": {"seed": 4}}}
+    with pytest.raises(ReportError, match="several seeds"):
+        lock_seed(mixed)

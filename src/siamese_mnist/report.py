@@ -8,8 +8,9 @@ split, index files, initialisation, order, augmentation, test pairs and one-shot
     python -m siamese_mnist report            # -> metrics/seeds.json, metrics/seeds.md
 
 Without arguments the report takes the committed run (HEAD) and every experiment, of any baseline,
-whose params equal HEAD's but for ``seed`` and whose code (every ``src/`` and ``stages/`` dependency
-hash in ``dvc.lock``) equals HEAD's: replicates of *this* pipeline, nothing else. One run per seed
+whose ``dvc.lock`` records the same params as HEAD's but for ``seed`` and the same code (every
+``src/`` and ``stages/`` dependency hash) for every stage of the pipeline: replicates of *this*
+pipeline, nothing else. One run per seed
 (the newest wins). For each model and metric it writes the mean, the sample standard deviation and a
 95 % confidence interval of the mean (Student's t, n - 1 degrees of freedom); for Siamese - CNN and
 triplet - CNN the same for the *paired* difference (both models of one replicate share its seed:
@@ -159,15 +160,27 @@ def markdown(report: dict) -> str:
 # --- finding the replicates -------------------------------------------------------------------------
 
 
-def _code_hashes(lock: dict) -> dict:
-    """{stage: {path: md5}} of every src/ and stages/ dependency in a dvc.lock."""
-    return {name: {d["path"]: d.get("md5") for d in stage.get("deps", [])
-                   if d["path"].startswith(("src/", "stages/"))}
-            for name, stage in lock.get("stages", {}).items()}
+def identity(lock: dict, stages: set[str]) -> dict:
+    """What makes a run a replicate, from its dvc.lock: per pipeline stage (``stages``: the stage names of
+    ``dvc.yaml``; ``train@cnn`` counts as ``train``), the params it ran with but ``seed`` and the hash of
+    every ``src/`` and ``stages/`` file it depends on. Entries of stages no longer in the pipeline are ignored."""
+    out = {}
+    for name, stage in lock.get("stages", {}).items():
+        if name.split("@")[0] not in stages:
+            continue
+        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
+        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(("src/", "stages/"))}
+        out[name] = {"params": params, "code": code}
+    return out
 
 
-def _without_seed(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k != "seed"}
+def lock_seed(lock: dict) -> int | None:
+    """The seed the run's stages ran with (None if no stage reads it)."""
+    seeds = {f["seed"] for stage in lock.get("stages", {}).values()
+             for f in stage.get("params", {}).values() if "seed" in f}
+    if len(seeds) > 1:
+        raise ReportError(f"dvc.lock records several seeds {sorted(seeds)}: a half-finished run")
+    return seeds.pop() if seeds else None
 
 
 class RepoReader:
@@ -196,7 +209,10 @@ class RepoReader:
 
 
 def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -> Run:
-    params = yaml.safe_load(reader.read("params.yaml", rev))
+    lock = yaml.safe_load(reader.read("dvc.lock", rev))
+    seed = lock_seed(lock)
+    if seed is None:
+        raise ReportError(f"{name}: its dvc.lock records no seed; not a finished run of this pipeline")
     tables = {m: pd.read_csv(io.StringIO(reader.read(f"plots/eval/{m}.csv", rev))) for m in models}
     speed = {}
     for m in models:
@@ -204,31 +220,34 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
             speed[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", rev))["seconds_per_epoch_median"])
         except Exception:  # noqa: BLE001 - speed is optional: an output missing from the local cache
             pass
-    return Run(name, rev, int(params.get("seed", 0)), tables, speed)
+    return Run(name, rev, int(seed), tables, speed)
 
 
 def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS) -> list[Run]:
-    """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone."""
+    """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone
+    (by the params and code hashes its dvc.lock records, not by what params.yaml says)."""
     if revs:
-        return [load_run(reader, rev, rev, models) for rev in revs]
+        runs = [load_run(reader, rev, rev, models) for rev in revs]
+        seeds = [r.seed for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise ReportError(f"the revisions given repeat a seed ({seeds}): replicates need distinct seeds")
+        return runs
     head = reader.head()
-    ref_params = _without_seed(yaml.safe_load(reader.read("params.yaml", head)))
-    ref_code = _code_hashes(yaml.safe_load(reader.read("dvc.lock", head)))
+    try:
+        stages = set(yaml.safe_load(reader.read("dvc.yaml", head))["stages"])
+        ref = identity(yaml.safe_load(reader.read("dvc.lock", head)), stages)
+    except Exception as exc:  # noqa: BLE001
+        raise ReportError(f"HEAD has no finished pipeline to compare with ({exc.__class__.__name__}: {exc})") from None
     runs: dict[int, Run] = {}
     for name, sha in [("HEAD", head)] + reader.experiments():
         try:
-            params = yaml.safe_load(reader.read("params.yaml", sha))
             lock = yaml.safe_load(reader.read("dvc.lock", sha))
+            if identity(lock, stages) != ref:
+                continue
+            run = load_run(reader, name, sha, models)
         except Exception:  # noqa: BLE001 - a revision without a finished pipeline is not a replicate
             continue
-        if _without_seed(params) != ref_params or _code_hashes(lock) != ref_code:
-            continue
-        seed = int(params.get("seed", 0))
-        if seed not in runs:  # HEAD first, then the newest experiment of each seed
-            try:
-                runs[seed] = load_run(reader, name, sha, models)
-            except Exception:  # noqa: BLE001 - an experiment that failed before writing its tables
-                continue
+        runs.setdefault(run.seed, run)  # HEAD first, then the newest experiment of each seed
     return [runs[s] for s in sorted(runs)]
 
 
@@ -245,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         reader = RepoReader(".")
         runs = find_runs(reader, args.revs)
         params = yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}
-        epochs = [e for e in params.get("render", {}).get("epochs", []) if e <= len(runs[0].tables[BASELINE]) - 1]
+        lengths = {len(t) for r in runs for t in r.tables.values()}
+        if len(lengths) > 1:
+            raise ReportError(f"the runs have per-epoch tables of different lengths {sorted(lengths)}")
+        epochs = [e for e in params.get("render", {}).get("epochs", []) if e < min(lengths, default=0)]
         report = summarise(runs, epochs)
     except ReportError as exc:
         print(f"report: {exc}", file=sys.stderr)

@@ -1,0 +1,82 @@
+"""The README's result tables, written from the tracked files they cite.
+
+    python tests/readme_tables.py final       # final metrics of the default run
+    python tests/readme_tables.py retrieval   # retrieval and one-shot, with the raw-pixel baseline
+    python tests/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
+
+``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands and
+requires the README to hold exactly that table: a figure edited by hand, or left behind by a new
+run, fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("cnn", "siamese", "triplet")
+LONG = {"cnn": "CNN (2-D bottleneck)", "siamese": "Siamese (contrastive, margin 1)",
+        "triplet": "Triplet (margin 1, random triplets)"}
+SHORT = {"cnn": "CNN", "siamese": "Siamese", "triplet": "Triplet"}
+EPOCHS = (0, 1, 2, 5, 10, 20, 30, 40, 50)
+
+
+def _tables(root: Path) -> dict[str, pd.DataFrame]:
+    return {m: pd.read_csv(root / f"plots/eval/{m}.csv") for m in MODELS}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _bold_best(finals: dict, key: str, model: str, text: str) -> str:
+    return f"**{text}**" if model == max(finals, key=lambda m: finals[m][key]) else text
+
+
+def final(root: Path = ROOT) -> str:
+    f = {m: t.iloc[-1] for m, t in _tables(root).items()}
+    rows = ["| model | logistic regression, test | validation | C chosen | 5-NN, test | silhouette, test | "
+            "verification ROC-AUC, test | pair acc., test, at the validation threshold | threshold |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for m in MODELS:
+        r = f[m]
+        rows.append(f"| {LONG[m]} | {_bold_best(f, 'logreg_acc', m, _pct(r.logreg_acc))} | {_pct(r.val_logreg_acc)} | "
+                    f"{r.logreg_c:g} | {_pct(r.knn_acc)} | {r.silhouette:.3f} | {r.roc_auc:.4f} | {_pct(r.pair_acc)} | "
+                    f"{r.threshold:.3g} |")
+    return "\n".join(rows)
+
+
+def retrieval(root: Path = ROOT) -> str:
+    f = {m: t.iloc[-1] for m, t in _tables(root).items()}
+    px = json.loads((root / "metrics/pixels.json").read_text())["pixels"]
+    rows = ["| model | precision@1 | R-precision | MAP@R | MAP@R, validation | 10-way one-shot |",
+            "|---|---|---|---|---|---|",
+            f"| raw pixels | {_pct(px['precision_at_1'])} | – | {_pct(px['map_at_r'])} | – | {_pct(px['oneshot_all_acc'])} |"]
+    for m in MODELS:
+        r = f[m]
+        cells = [_bold_best(f, k, m, _pct(r[k])) for k in ("precision_at_1", "r_precision", "map_at_r")]
+        rows.append(f"| {SHORT[m]} | {' | '.join(cells)} | {_pct(r.val_map_at_r)} | "
+                    f"{_bold_best(f, 'oneshot_all_acc', m, _pct(r.oneshot_all_acc))} |")
+    return "\n".join(rows)
+
+
+def per_epoch(root: Path = ROOT) -> str:
+    rows = ["| epoch | " + " | ".join(map(str, EPOCHS)) + " |", "|---" * (len(EPOCHS) + 1) + "|"]
+    for m, t in _tables(root).items():
+        t = t.set_index("epoch")
+        for label, col in (("test", "logreg_acc"), ("validation", "val_logreg_acc")):
+            rows.append(f"| {SHORT[m]}, {label} | " + " | ".join(f"{100 * t.loc[e, col]:.2f}" for e in EPOCHS) + " |")
+    return "\n".join(rows)
+
+
+TABLES = {"final": final, "retrieval": retrieval, "per-epoch": per_epoch}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in TABLES:
+        sys.exit(f"usage: python tests/readme_tables.py {{{','.join(TABLES)}}}")
+    print(TABLES[sys.argv[1]]())
