@@ -207,6 +207,9 @@ class RepoReader:
     def head(self) -> str:
         return self.repo.scm.get_rev()
 
+    def close(self) -> None:
+        self.repo.close()
+
 
 def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -> Run:
     lock = yaml.safe_load(reader.read("dvc.lock", rev))
@@ -227,7 +230,15 @@ def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...
     """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone
     (by the params and code hashes its dvc.lock records, not by what params.yaml says)."""
     if revs:
-        runs = [load_run(reader, rev, rev, models) for rev in revs]
+        runs = []
+        for rev in revs:
+            try:
+                runs.append(load_run(reader, rev, rev, models))
+            except ReportError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an unknown revision, or one without the pipeline's files
+                first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+                raise ReportError(f"{rev}: cannot read its results ({first})") from None
         seeds = [r.seed for r in runs]
         if len(set(seeds)) != len(seeds):
             raise ReportError(f"the revisions given repeat a seed ({seeds}): replicates need distinct seeds")
@@ -260,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from .io import write_bytes, write_json
 
+    reader = RepoReader(".")
     try:
-        reader = RepoReader(".")
         runs = find_runs(reader, args.revs)
         params = yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}
         lengths = {len(t) for r in runs for t in r.tables.values()}
@@ -272,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
+    finally:
+        reader.close()
     write_json(args.json_out, report)
     write_bytes(args.markdown_out, markdown(report).encode())
     print(f"{len(runs)} replicates (seeds {', '.join(str(r.seed) for r in runs)}): "

@@ -121,3 +121,6 @@ def test_seed_report_gathers_the_replicates_of_head_and_nothing_else(pipeline_re
     assert "metrics/seeds.json" in json.dumps(shown)  # DVC reads it as a metrics file
     one = repo.run(sys.executable, "-m", "siamese_mnist", "report", "seed-1", check=False)
     assert one.returncode == 2 and "a spread needs at least 2 seeds" in one.stderr
+    bad = repo.run(sys.executable, "-m", "siamese_mnist", "report", "HEAD", "no-such-exp", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == \
+        "report: no-such-exp: cannot read its results (unknown Git revision 'no-such-exp')"
