@@ -11,8 +11,6 @@ targets, ...) and checks that this suite catches each.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -27,7 +25,8 @@ from siamese_mnist.io import save_checkpoint
 from siamese_mnist.models import build_model
 from siamese_mnist.pairs import make_test_pairs
 from siamese_mnist.runtime import seed_everything
-from siamese_mnist.training import Normalizer, embed, to_device_images, train
+from siamese_mnist.training import Normalizer, to_device_images, train
+from test_compare import compare  # the same command-line runner as the compare tests
 
 MODEL = ModelConfig(conv_channels=(8, 16), hidden=64, embedding_dim=2)
 EPOCHS = 4
@@ -123,11 +122,6 @@ def compare_dir(tmp_path_factory, runs, split):
         for k, i in enumerate(typical):
             Image.fromarray(val_images[i]).save(root / f"digit{cls}_{k}.png")
     return root
-
-
-def compare(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "siamese_mnist", "compare", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("a, b, verdict", [
