@@ -7,7 +7,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import class_names
+from siamese_mnist.data import load_class_names
 from siamese_mnist.io import load_npz, write_bytes
 from siamese_mnist.plotting import animation
 from siamese_mnist.runtime import run_stage
@@ -18,10 +18,11 @@ def main() -> None:
     ap.add_argument("--model", nargs="+", choices=MODELS, required=True)
     ap.add_argument("--embeddings-dir", required=True, help="holds <model>.npz from the train stages")
     ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--raw-dir", required=True, help="a folder dataset's class names (classes.json)")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    names = class_names(p.data.dataset)
+    names = load_class_names(args.raw_dir, p.data.dataset)
     out = Path(args.out_dir)
     tmp = out.with_name(f".{out.name}.tmp")  # built beside the output folder, then swapped in whole
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,9 @@
-"""Stage `download`: fetch and verify the IDX files of `data.dataset` into OUT_DIR.
+"""Stage `download`: the raw IDX files of `data.dataset` into OUT_DIR.
 
-Sources: $MNIST_MIRROR (a folder or an http(s) base URL) when set, then the public mirrors.
-The mirror is deliberately not a param: switching mirrors must not rerun anything.
+MNIST and Fashion-MNIST are fetched and verified; sources: $MNIST_MIRROR (a folder or an http(s)
+base URL) when set, then the public mirrors. The mirror is deliberately not a param: switching
+mirrors must not rerun anything. `data.dataset: folder` ingests the images under `data.root`
+instead (grayscale, `data.image_size` square), with a manifest of every image's sha256.
 """
 
 import argparse
@@ -11,6 +13,7 @@ import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import load_params
 from siamese_mnist.data import download, sources_for
+from siamese_mnist.folder import ingest
 from siamese_mnist.runtime import run_stage
 
 
@@ -21,6 +24,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request")
     args = ap.parse_args()
     params = load_params(args.params)
+    if params.data.dataset == "folder":
+        ingest(params.data.root, args.out_dir, params.data.image_size, check_sizes=params.data.validate_for)
+        return
     sources = sources_for(params.data.dataset)
     logging.getLogger(__name__).info("sources: %s", ", ".join(sources))
     download(params.data.dataset, args.out_dir, sources, timeout=args.timeout)

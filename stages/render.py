@@ -7,7 +7,7 @@ from pathlib import Path
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import MODELS, ParamsError, load_params
-from siamese_mnist.data import class_names
+from siamese_mnist.data import load_class_names
 from siamese_mnist.io import load_npz, read_json, write_bytes
 from siamese_mnist.plotting import ModelRun, comparison_grid, write_epoch_images
 from siamese_mnist.runtime import run_stage
@@ -20,6 +20,7 @@ def main() -> None:
     ap.add_argument("--probe-dir", required=True, help="holds <model>_probe.json from the evaluate stages")
     ap.add_argument("--grid-out", required=True)
     ap.add_argument("--epochs-dir", required=True)
+    ap.add_argument("--raw-dir", required=True, help="a folder dataset's class names (classes.json)")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)  # rejects render.epochs beyond train.epochs before any plotting
@@ -34,7 +35,7 @@ def main() -> None:
         probe = read_json(Path(args.probe_dir) / f"{name}_probe.json")
         runs.append(ModelRun(name, emb["test"], emb["test_labels"], dict(enumerate(probe["logreg_acc"])),
                              probe["logreg"]))
-    names = class_names(p.data.dataset)
+    names = load_class_names(args.raw_dir, p.data.dataset)
     epochs = list(p.render.epochs)
     write_bytes(args.grid_out, comparison_grid(runs, epochs, names, p.render.dpi, p.render.point_size,
                                                p.render.grid_resolution))

@@ -19,7 +19,7 @@ import torch
 import siamese_mnist
 from siamese_mnist.checkpointing import EpochCheckpointer
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import load_splits, stratified_subset, training_pool
+from siamese_mnist.data import check_dataset, load_class_names, load_splits, stratified_subset, training_pool
 from siamese_mnist.io import load_npz, save_checkpoint, write_json, write_npz
 from siamese_mnist.models import build_model
 from siamese_mnist.reporting import LiveHistory, runtime_summary
@@ -48,6 +48,8 @@ def main() -> None:
     set_determinism(p.train.deterministic)
     seed_everything(p.seed)
 
+    check_dataset(args.raw_dir, p.data)
+    classes = load_class_names(args.raw_dir, p.data.dataset)
     splits = load_splits(args.raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
     images, labels = splits.train
     fit_idx = stratified_subset(labels, min(p.data.fit_samples, len(labels)), p.seed)
@@ -63,7 +65,8 @@ def main() -> None:
     dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
                  "test": to_device_images(splits.test[0], device)}
 
-    model = build_model(args.model, p.model, cfg)
+    image_size = images.shape[-1]
+    model = build_model(args.model, p.model, cfg, image_size, len(classes))
     code = [Path(__file__), Path(siamese_mnist.__file__).parent]
     ckpt = EpochCheckpointer(args.resume_point, args.model, p, inputs=[args.raw_dir, args.index, *code])
     state, resume = ckpt.restore(model)
@@ -82,8 +85,11 @@ def main() -> None:
 
     write_npz(args.embeddings_out, fit=state.stack("fit"), fit_labels=labels[fit_idx],
               val=state.stack("val"), val_labels=splits.val[1], test=state.stack("test"), test_labels=splits.test[1])
+    # A folder model records its input size and class names (compare resizes to it and names classes);
+    # without them a checkpoint is MNIST-format: 28x28, the dataset's own class names.
+    inputs = {"input": {"image_size": image_size, "classes": classes}} if p.data.dataset == "folder" else {}
     save_checkpoint(args.model_out, {"model": args.model, "state_dict": model.cpu().state_dict(),
-                                     "config": ckpt.config, "normalizer": [norm.mean, norm.std]})
+                                     "config": ckpt.config, "normalizer": [norm.mean, norm.std], **inputs})
     live.end()
     write_json(args.runtime_out, runtime_summary(state.history, device, threads, cpu_name()))
     ckpt.finish()

@@ -3,7 +3,7 @@ import pytest
 
 from siamese_mnist.config import EvaluateConfig
 from siamese_mnist.evaluation import (REJECT_ALL, best_threshold, evaluate_epoch, fit_logreg, logreg_params,
-                                     oneshot_accuracy, oneshot_supports, pair_scores, predict_logreg, retrieval,
+                                     oneshot_accuracy, oneshot_score, oneshot_supports, pair_scores, predict_logreg, retrieval,
                                      select_logreg)
 
 
@@ -125,6 +125,22 @@ def test_oneshot_of_a_perfect_embedding_is_one_and_of_a_bad_one_is_hand_computed
     y = np.array([0, 0, 0, 1, 1])
     # queries x=0 (d 1 vs 6: right), x=4 (d 3 vs 2: wrong), x=5 (d 4 vs 1: right); supports are not queries
     assert abs(oneshot_accuracy(x, y, (0, 1), np.array([[2, 4]])) - 2 / 3) < 1e-12
+
+
+def test_oneshot_way_caps_the_classes_per_episode():
+    # Classes 0 and 1 sit on the same point, class 2 far away; 4 images each. With all 3 classes in an
+    # episode, a query of 0 or 1 is equally near both supports and argmin names the first (class 0):
+    # 3 of the 9 queries (class 1's) are wrong -> 2/3 exactly. Capped at 2 classes, an episode is {0, 1}
+    # (3 of 6 right), {0, 2} or {1, 2} (all right), each a third of the time: 5/6 on average.
+    x = np.array([[0.0, 0]] * 8 + [[10.0, 0]] * 4)
+    y = np.repeat([0, 1, 2], 4)
+    uncapped = oneshot_score(x, y, (0, 1, 2), EvaluateConfig(episodes=50), seed=0)
+    assert abs(uncapped - 2 / 3) < 1e-12
+    assert oneshot_score(x, y, (0, 1, 2), EvaluateConfig(episodes=50, oneshot_way=3), seed=0) == uncapped
+    capped = oneshot_score(x, y, (0, 1, 2), EvaluateConfig(episodes=600, oneshot_way=2), seed=0)
+    assert abs(capped - 5 / 6) < 0.04  # sd of the episode mix: 0.5 * sqrt(2/9 / 600) = 0.01
+    # a class with a single image has no query: it is left out, not an error
+    assert oneshot_score(x, np.r_[y[:-3], [3, 3, 4]], (0, 1, 2, 3, 4), EvaluateConfig(episodes=5), seed=0) is not None
 
 
 def test_evaluate_epoch_chooses_c_on_validation_even_where_test_would_prefer_another():

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from siamese_mnist.config import ModelConfig
@@ -19,6 +20,7 @@ def test_output_shapes():
 
 
 def test_cnn_head_is_linear_on_the_bottleneck():
+    torch.manual_seed(0)  # unseeded, 3 random inputs gave an all-positive embedding in about 1 run of 3
     cnn = CNN(CFG).eval()
     x = torch.randn(3, 1, 28, 28)
     e = cnn.embed(x)
@@ -52,3 +54,16 @@ def test_every_model_in_the_params_has_a_class_and_a_section():
         index = type(model).sample(labels, 2, section, 0, np.arange(len(labels)))
         assert index["items"].shape[0] == 2 and index["items"].shape[2] == k and index["items"].dtype == np.int32
         assert ("targets" in index) == (name == "siamese")  # the contrastive loss needs same/different flags
+
+
+def test_the_tower_adapts_to_the_image_size_and_the_cnn_to_the_class_count():
+    cfg = ModelConfig()
+    for size, side in ((16, 1), (28, 4), (32, 5), (64, 13), (105, 23)):  # ((s - 4) // 2 - 4) // 2
+        model = build_model("cnn", cfg, image_size=size, num_classes=7)
+        assert model.embedding.head[0].in_features == 64 * side * side
+        with torch.no_grad():
+            model.eval()
+            assert model(torch.zeros(2, 1, size, size)).shape == (2, 7)
+            assert model.embed(torch.zeros(2, 1, size, size)).shape == (2, 2)
+    with pytest.raises(ValueError, match="image size 15 is too small"):
+        build_model("siamese", cfg, image_size=15)

@@ -26,8 +26,13 @@ log = logging.getLogger(__name__)
 
 
 def training_config(model_name: str, p: Params) -> dict:
-    """The params that determine a training run's result, as plain data (no machine settings)."""
-    return {"model_name": model_name, "seed": p.seed, "data": to_dict(p.data), "model": to_dict(p.model),
+    """The params that determine a training run's result, as plain data (no machine settings).
+
+    ``data.root`` and ``data.image_size`` are left out: they act only through the ingested data files,
+    which the resume key hashes by content (a dataset moved to another folder resumes).
+    """
+    data = {k: v for k, v in to_dict(p.data).items() if k not in ("root", "image_size")}
+    return {"model_name": model_name, "seed": p.seed, "data": data, "model": to_dict(p.model),
             "train": to_dict(p.train), model_name: to_dict(p.optim(model_name))}
 
 

@@ -1,7 +1,9 @@
 """`python -m siamese_mnist compare A B`: are two images of the same class, by the trained Siamese model?
 
-A and B are 28×28 8-bit grayscale image files (white digit on black, as in MNIST) or indices
-into the test split (``data/raw``). Both are embedded with the trained model; their Euclidean
+A and B are image files or indices into the test split (``data/raw``). A model trained on MNIST
+takes 28×28 8-bit grayscale files (white digit on black, as MNIST's are preprocessed); one trained on
+a folder dataset takes any image Pillow reads and prepares it as the ingest did (grayscale, padded
+square, resized to the model's ``data.image_size``). Both are embedded with the trained model; their Euclidean
 distance is compared with the threshold that the evaluate stage chose on *validation* pairs
 (``models/<model>_probe.json``): "same" when distance <= threshold. No test image chose it.
 """
@@ -50,8 +52,25 @@ def load_image(path: str | Path) -> np.ndarray:
     return pixels.astype(np.uint8)
 
 
-def resolve_inputs(specs: list[str], raw_dir: str | Path) -> tuple[np.ndarray, list[str]]:
-    """(2, 28, 28) uint8 images and a description of each: a file path, or a test-split index."""
+def load_any_image(path: str | Path, size: int) -> np.ndarray:
+    """(size, size) uint8 from any image file, prepared exactly as the folder ingest prepares one."""
+    from .folder import prepare_image
+
+    path = Path(path)
+    if not path.is_file():
+        raise CompareError(f"{path}: no such file")
+    try:
+        return prepare_image(path.read_bytes(), size, str(path))
+    except DataError as exc:
+        raise CompareError(str(exc)) from None
+
+
+def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int | None = None,
+                   classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """(2, S, S) uint8 images and a description of each: a file path, or a test-split index.
+
+    ``image_size``: a folder model's input side (files are resized to it); None = MNIST-format files only.
+    """
     images, names = [], []
     test = None
     for spec in specs:
@@ -65,15 +84,17 @@ def resolve_inputs(specs: list[str], raw_dir: str | Path) -> tuple[np.ndarray, l
             if idx >= len(test[0]):
                 raise CompareError(f"test index {idx} is out of range; the test split has {len(test[0])} images")
             images.append(test[0][idx])
-            names.append(f"test #{idx} (class {int(test[1][idx])})")
+            label = int(test[1][idx])
+            names.append(f"test #{idx} (class {classes[label] if classes else label})")
         else:
-            images.append(load_image(spec))
+            images.append(load_image(spec) if image_size is None else load_any_image(spec, image_size))
             names.append(spec)
     return np.stack(images), names
 
 
 def load_model(path: str | Path):
-    """The trained model and its input normaliser, from a checkpoint written by the train stage."""
+    """The trained model, its input normaliser and its input description (``{}`` for MNIST-format
+    models; ``image_size`` and ``classes`` for a folder dataset's), from a train-stage checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise CompareError(f"{path}: no trained model; run `dvc repro` (or `dvc pull`) first")
@@ -82,9 +103,11 @@ def load_model(path: str | Path):
         raise CompareError(f"{path}: not a model written by the train stage")
     cfg = ck["config"]
     p = params_from_dict({"model": cfg["model"], ck["model"]: cfg.get(ck["model"], {})})
-    model = build_model(ck["model"], p.model, p.optim(ck["model"]))
+    inputs = ck.get("input", {})
+    model = build_model(ck["model"], p.model, p.optim(ck["model"]), inputs.get("image_size", SIZE),
+                        len(inputs.get("classes", range(10))))
     model.load_state_dict(ck["state_dict"])
-    return model.eval(), Normalizer(*ck["normalizer"])
+    return model.eval(), Normalizer(*ck["normalizer"]), inputs
 
 
 def load_threshold(path: str | Path) -> float:
@@ -115,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw-dir", default="data/raw", help="where test indices are read from")
     args = ap.parse_args(argv)
     try:
-        images, names = resolve_inputs([args.a, args.b], args.raw_dir)
-        model, norm = load_model(args.model)
+        model, norm, inputs = load_model(args.model)
+        images, names = resolve_inputs([args.a, args.b], args.raw_dir, inputs.get("image_size"),
+                                       inputs.get("classes"))
         probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
         threshold = load_threshold(probe)
     except (CompareError, ParamsError, UnsafeCheckpointError) as exc:

@@ -17,11 +17,12 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "folder")  # folder: your own images under data.root (folder.py)
 MODELS = ("cnn", "siamese", "triplet")  # each has a params section of the same name
 TRAIN_SIZE = 60_000
 TEST_SIZE = 10_000
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # of the IDX datasets; a folder dataset has as many as data.root has class folders
+IDX_IMAGE_SIZE = 28
 
 
 class ParamsError(ValueError):
@@ -30,31 +31,62 @@ class ParamsError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["mnist", "fashion-mnist"] = "mnist"
+    dataset: Literal["mnist", "fashion-mnist", "folder"] = "mnist"
+    root: str = "data/images"  # dataset folder: <root>/train/<class>/*, <root>/test/<class>/*, optional val/
+    image_size: int = 28  # folder datasets: images are resized to this square side (MNIST-format ones are 28)
     train_limit: int | None = None  # None = the whole split
     test_limit: int | None = None
-    val_size: int = 5_000  # carved from the training split (stratified, seeded); chooses what is chosen
+    val_size: int | float = 5_000  # count, or a fraction in (0, 1); carved from the training split (stratified, seeded)
     holdout_classes: tuple[int, ...] = ()  # never shown to any training stage; scored by one-shot accuracy
     fit_samples: int = 10_000  # class-stratified train subset embedded every epoch, for the linear/k-NN probes
 
     def validate(self) -> None:
-        for key, limit, size in (("train_limit", self.train_limit, TRAIN_SIZE),
-                                 ("test_limit", self.test_limit, TEST_SIZE)):
-            if limit is not None and not NUM_CLASSES <= limit <= size:
-                raise ParamsError(f"data.{key}: {limit} is out of range; allowed {NUM_CLASSES}..{size} or null")
-        train = TRAIN_SIZE if self.train_limit is None else self.train_limit
-        if not 2 * NUM_CLASSES <= self.val_size <= train - 2 * NUM_CLASSES:
-            raise ParamsError(f"data.val_size: {self.val_size} is out of range; allowed {2 * NUM_CLASSES}.."
-                              f"{train - 2 * NUM_CLASSES} (two images per class, and as many left to train on)")
-        if not NUM_CLASSES <= self.fit_samples <= TRAIN_SIZE:
-            raise ParamsError(f"data.fit_samples: {self.fit_samples} is out of range; allowed {NUM_CLASSES}..{TRAIN_SIZE}")
-        bad = [c for c in self.holdout_classes if not 0 <= c < NUM_CLASSES]
+        if isinstance(self.val_size, float) and not 0.0 < self.val_size < 1.0:
+            raise ParamsError(f"data.val_size: {self.val_size} is out of range; a fraction must lie in (0, 1)")
+        if not 16 <= self.image_size <= 256:
+            raise ParamsError(f"data.image_size: {self.image_size} is out of range; allowed 16..256")
+        if self.dataset == "folder":
+            self._validate_sizes(None, None, None)  # class count and split sizes are known once ingested
+            return
+        if self.image_size != IDX_IMAGE_SIZE:
+            raise ParamsError(f"data.image_size: {self.image_size} applies to data.dataset: folder only; "
+                              f"{self.dataset} images are {IDX_IMAGE_SIZE}x{IDX_IMAGE_SIZE}")
+        self._validate_sizes(TRAIN_SIZE, TEST_SIZE, NUM_CLASSES)
+
+    def _validate_sizes(self, train_size: int | None, test_size: int | None, num_classes: int | None) -> None:
+        """Range checks against the dataset's sizes; None = not known yet (only lower bounds are checked)."""
+        k = num_classes or 2
+        for key, limit, size in (("train_limit", self.train_limit, train_size),
+                                 ("test_limit", self.test_limit, test_size)):
+            if limit is not None and not k <= limit <= (size or limit):
+                raise ParamsError(f"data.{key}: {limit} is out of range; allowed {k}..{size or 'the split size'} or null")
+        if isinstance(self.val_size, int) and train_size is not None:
+            train = train_size if self.train_limit is None else self.train_limit
+            if not 2 * k <= self.val_size <= train - 2 * k:
+                folder = "" if self.dataset != "folder" else f" for {train} training images"
+                hint = "" if self.dataset != "folder" else ", or a fraction such as 0.2"
+                raise ParamsError(f"data.val_size: {self.val_size} is out of range{folder}; allowed {2 * k}.."
+                                  f"{train - 2 * k} (two images per class, and as many left to train on){hint}")
+        fit_max = TRAIN_SIZE if self.dataset != "folder" else self.fit_samples  # a folder's is capped at its size
+        if not k <= self.fit_samples <= fit_max:
+            raise ParamsError(f"data.fit_samples: {self.fit_samples} is out of range; allowed {k}..{fit_max}")
+        top = None if num_classes is None else num_classes - 1
+        bad = [c for c in self.holdout_classes if c < 0 or (top is not None and c > top)]
         if bad:
-            raise ParamsError(f"data.holdout_classes: class {bad[0]} is out of range; allowed 0..{NUM_CLASSES - 1}")
+            raise ParamsError(f"data.holdout_classes: class {bad[0]} is out of range; "
+                              f"allowed 0..{'(classes - 1)' if top is None else top}")
         if len(set(self.holdout_classes)) != len(self.holdout_classes):
             raise ParamsError(f"data.holdout_classes: {list(self.holdout_classes)} lists a class twice")
-        if NUM_CLASSES - len(self.holdout_classes) < 2:
+        if num_classes is not None and num_classes - len(self.holdout_classes) < 2:
             raise ParamsError("data.holdout_classes: at least two classes must be left to train on")
+
+    def validate_for(self, train_size: int, test_size: int, num_classes: int) -> None:
+        """The range checks a folder dataset can only have once its images are counted."""
+        self._validate_sizes(train_size, test_size, num_classes)
+
+    def val_count(self, train_size: int) -> int:
+        """How many of ``train_size`` training images become validation."""
+        return round(self.val_size * train_size) if isinstance(self.val_size, float) else self.val_size
 
 
 @dataclass(frozen=True)
@@ -152,6 +184,7 @@ class EvaluateConfig:
     silhouette_samples: int = 2000
     logreg_c: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)  # candidates; each epoch keeps the best on validation
     episodes: int = 200  # seeded one-shot episodes (one support image per class each)
+    oneshot_way: int | None = None  # classes per one-shot episode (a seeded draw each); None = every class
 
     def validate(self) -> None:
         if self.knn_k < 1:
@@ -166,6 +199,8 @@ class EvaluateConfig:
             raise ParamsError(f"evaluate.logreg_c: {bad[0]} is out of range; allowed > 0")
         if self.episodes < 1:
             raise ParamsError(f"evaluate.episodes: {self.episodes} is out of range; allowed >= 1")
+        if self.oneshot_way is not None and self.oneshot_way < 2:
+            raise ParamsError(f"evaluate.oneshot_way: {self.oneshot_way} is out of range; allowed >= 2 or null")
 
 
 @dataclass(frozen=True)
@@ -232,7 +267,12 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
         if value is None and type(None) in options:
             return None
         inner = [o for o in options if o is not type(None)]
-        return _coerce(value, inner[0], path)
+        for option in inner[:-1]:  # int | float: an integer stays an integer, anything else tries the next
+            try:
+                return _coerce(value, option, path)
+            except ParamsError:
+                pass
+        return _coerce(value, inner[-1], path)
     if origin is Literal:
         allowed = get_args(hint)
         if value not in allowed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from .config import ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,29 @@ class DataError(RuntimeError):
     """A source or file that cannot be used; the message says which and why."""
 
 
+class DatasetError(DataError):
+    """Bad user input (a folder dataset's file or layout, a split size): one line naming it, exit 2."""
+
+
 def class_names(dataset: str) -> list[str]:
     return list(DATASETS[dataset]["classes"])
+
+
+def load_class_names(raw_dir: str | Path, dataset: str) -> list[str]:
+    """The class names, in label order: a folder dataset's from its ingested ``classes.json``."""
+    if dataset != "folder":
+        return class_names(dataset)
+    path = Path(raw_dir) / "classes.json"
+    try:
+        return list(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; run the download stage (which ingests data.root) first") from None
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    """uint8 array -> IDX bytes (the inverse of :func:`parse_idx`)."""
+    header = bytes([0, 0, 0x08, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
 
 
 def parse_idx(raw: bytes) -> np.ndarray:
@@ -195,9 +219,16 @@ def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: flo
     raise DataError(f"could not download {dataset}; every source failed:\n  " + "\n  ".join(failures))
 
 
+SPLIT_PREFIX = {"train": "train", "val": "val", "test": "t10k"}  # val: folder datasets with a val/ folder only
+
+
+def has_split(raw_dir: str | Path, split: str) -> bool:
+    return (Path(raw_dir) / f"{SPLIT_PREFIX[split]}-labels-idx1-ubyte").is_file()
+
+
 def load_split(raw_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 28, 28) uint8 images and (N,) uint8 labels of ``train`` or ``test``."""
-    prefix = {"train": "train", "test": "t10k"}[split]
+    """(N, S, S) uint8 images (S = 28 for MNIST) and (N,) uint8 labels of ``train``, ``val`` or ``test``."""
+    prefix = SPLIT_PREFIX[split]
     raw_dir = Path(raw_dir)
     try:
         images = parse_idx((raw_dir / f"{prefix}-images-idx3-ubyte").read_bytes())
@@ -249,27 +280,47 @@ class Splits:
     test: tuple[np.ndarray, np.ndarray]
 
 
-def split_validation(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted (train, val) indices: a seeded, class-stratified ``val_size`` items become validation."""
-    val = stratified_subset(labels, val_size, seed, stream=VAL_STREAM)
-    if len(val) >= len(labels):
-        raise DataError(f"data.val_size: {val_size} leaves no training images out of {len(labels)}")
+def split_validation(labels: np.ndarray, val_size: int | float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (train, val) indices: a seeded, class-stratified ``val_size`` items (a count, or a
+    fraction of ``labels``) become validation; every class keeps at least 2 training images."""
+    count = round(val_size * len(labels)) if isinstance(val_size, float) else val_size
+    if count >= len(labels):
+        raise DatasetError(f"data.val_size: {val_size} leaves no training images out of {len(labels)}")
+    val = stratified_subset(labels, count, seed, stream=VAL_STREAM)
     keep = np.ones(len(labels), bool)
     keep[val] = False
+    classes, left = np.unique(labels[keep], return_counts=True)
+    short = np.setdiff1d(np.unique(labels), classes[left >= 2])
+    if len(short):
+        raise DatasetError(f"data.val_size: {val_size} leaves class {int(short[0])} fewer than 2 training images")
     return np.flatnonzero(keep), val
 
 
-def load_train_val(raw_dir: str | Path, train_limit: int | None, val_size: int, seed: int):
-    """((images, labels) of training, (images, labels) of validation), both from the official training split."""
+def load_train_val(raw_dir: str | Path, train_limit: int | None, val_size: int | float, seed: int):
+    """((images, labels) of training, (images, labels) of validation). Validation is carved from the
+    training split, unless the dataset brings its own (a folder dataset's ``val/``)."""
     images, labels = load_subset(raw_dir, "train", train_limit, seed)
+    if has_split(raw_dir, "val"):
+        return (images, labels), load_split(raw_dir, "val")
     tr, va = split_validation(labels, val_size, seed)
     return (images[tr], labels[tr]), (images[va], labels[va])
 
 
-def load_splits(raw_dir: str | Path, train_limit: int | None, test_limit: int | None, val_size: int,
+def load_splits(raw_dir: str | Path, train_limit: int | None, test_limit: int | None, val_size: int | float,
                 seed: int) -> Splits:
     """Train (minus validation), validation and test, from the downloaded files and the data params."""
     return Splits(*load_train_val(raw_dir, train_limit, val_size, seed), load_subset(raw_dir, "test", test_limit, seed))
+
+
+def check_dataset(raw_dir: str | Path, cfg) -> None:
+    """The data params' range checks that need a folder dataset's sizes (``cfg``: DataConfig)."""
+    if cfg.dataset != "folder":
+        return
+    train, test = load_split(raw_dir, "train")[1], load_split(raw_dir, "test")[1]
+    try:
+        cfg.validate_for(len(train), len(test), len(load_class_names(raw_dir, cfg.dataset)))
+    except ParamsError as exc:
+        raise DatasetError(str(exc)) from None
 
 
 def training_pool(labels: np.ndarray, holdout_classes: tuple[int, ...] | list[int] = ()) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The embedding network and the models built on it, one class per model.
 
 Every model takes a batch of training *items* (an image, a pair or a triplet) as one image
-batch laid out slot by slot, ``(k·B, 1, 28, 28)`` for ``k = images_per_item``: all first images,
+batch laid out slot by slot, ``(k·B, 1, S, S)`` (S = 28 for MNIST) for ``k = images_per_item``: all first images,
 then all second images, … . ``sample`` draws every epoch's items (the model's index file) and
 ``loss`` turns the forward output into the training loss. Adding a model means a class here, a
 params section in ``config.py`` and ``params.yaml``, and its name in the ``models`` list of ``dvc.yaml``.
@@ -20,26 +20,37 @@ from .pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 
 
 class EmbeddingNet(nn.Module):
-    """2 conv + 2 fully connected layers: (B, 1, 28, 28) float -> (B, embedding_dim) float.
+    """2 conv + 2 fully connected layers: (B, 1, S, S) float -> (B, embedding_dim) float (S = 28 for MNIST).
 
     The last layer is linear with no ReLU: a ReLU would fold the 2-D plane into one quadrant.
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, image_size: int = 28):
         super().__init__()
         c1, c2 = cfg.conv_channels
+        side = feature_side(image_size)
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 5, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 12x12
-            nn.Conv2d(c1, c2, 5, bias=False), nn.BatchNorm2d(c2), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 4x4
+            nn.Conv2d(1, c1, 5, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # 28 -> 12
+            nn.Conv2d(c1, c2, 5, bias=False), nn.BatchNorm2d(c2), nn.ReLU(inplace=True), nn.MaxPool2d(2),  # -> 4
             nn.Flatten(),
         )
         self.head = nn.Sequential(
-            nn.Linear(c2 * 4 * 4, cfg.hidden), nn.ReLU(inplace=True),
+            nn.Linear(c2 * side * side, cfg.hidden), nn.ReLU(inplace=True),
             nn.Linear(cfg.hidden, cfg.embedding_dim),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def feature_side(image_size: int) -> int:
+    """Side of the last feature map: each block is a 5x5 valid convolution, then a 2x2 max-pool."""
+    side = image_size
+    for _ in range(2):
+        side = (side - 4) // 2
+    if side < 1:
+        raise ValueError(f"image size {image_size} is too small for two 5x5 conv + 2x2 pool blocks (>= 16)")
+    return side
 
 
 class EmbeddingModel(nn.Module):
@@ -51,9 +62,10 @@ class EmbeddingModel(nn.Module):
 
     images_per_item = 1
 
-    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None):
+    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+                 num_classes: int = 10):
         super().__init__()
-        self.embedding = EmbeddingNet(cfg)
+        self.embedding = EmbeddingNet(cfg, image_size)
         self.section = section
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,14 +90,15 @@ class EmbeddingModel(nn.Module):
 
 
 class CNN(EmbeddingModel):
-    """Classifier whose 10-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
+    """Classifier whose ``num_classes``-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
 
-    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, num_classes: int = 10):
-        super().__init__(cfg, section)
+    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+                 num_classes: int = 10):
+        super().__init__(cfg, section, image_size)
         self.classifier = nn.Linear(cfg.embedding_dim, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 28, 28) -> (B, num_classes) logits."""
+        """(B, 1, S, S) -> (B, num_classes) logits."""
         return self.classifier(self.embedding(x))
 
     def loss(self, out, labels, targets):
@@ -103,7 +116,7 @@ class Siamese(EmbeddingModel):
         return {"items": items, "targets": same}
 
     def pair(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two (B, 1, 28, 28) batches -> two (B, D) embeddings."""
+        """Two (B, 1, S, S) batches -> two (B, D) embeddings."""
         return self.slots(self(torch.cat([a, b])))
 
     def loss(self, out, labels, targets):
@@ -129,8 +142,9 @@ class Triplet(EmbeddingModel):
 MODEL_CLASSES: dict[str, type[EmbeddingModel]] = {"cnn": CNN, "siamese": Siamese, "triplet": Triplet}
 
 
-def build_model(name: str, cfg: ModelConfig, section: OptimConfig | None = None) -> EmbeddingModel:
-    try:
-        return MODEL_CLASSES[name](cfg, section)
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_CLASSES)}") from None
+def build_model(name: str, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+                num_classes: int = 10) -> EmbeddingModel:
+    """The model ``name`` for (1, image_size, image_size) inputs; the CNN classifies ``num_classes`` classes."""
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_CLASSES)}")
+    return MODEL_CLASSES[name](cfg, section, image_size, num_classes)

@@ -17,6 +17,20 @@ from .evaluation import predict_logreg  # noqa: E402
 from .io import write_bytes  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
+LEGEND_MAX = 20  # more classes than this get no legend (a note in the title instead)
+
+
+def class_colors(n: int) -> list:
+    """One colour per class: tab10 up to 10 classes (MNIST), tab20 up to 20, then a continuous map."""
+    if n <= 10:
+        return list(COLORS[:n])
+    if n <= 20:
+        return list(plt.get_cmap("tab20").colors[:n])
+    return [plt.get_cmap("turbo")(i / (n - 1)) for i in range(n)]
+
+
+def legend_note(class_names: list[str]) -> str:
+    return "" if len(class_names) <= LEGEND_MAX else f" · {len(class_names)} classes, no legend"
 
 
 @dataclass(frozen=True)
@@ -50,15 +64,16 @@ def _scatter(ax, x: np.ndarray, labels: np.ndarray, class_names: list[str], poin
              legend: bool = True, limits=None) -> list:
     x = _xy(x)
     artists = []
+    colors = class_colors(len(class_names))
     for c, name in enumerate(class_names):
         pts = x[labels == c]
-        artists.append(ax.scatter(pts[:, 0], pts[:, 1], s=point_size, color=COLORS[c % 10], label=name,
+        artists.append(ax.scatter(pts[:, 0], pts[:, 1], s=point_size, color=colors[c], label=name,
                                   linewidths=0, rasterized=True))
     xl, yl = limits or _limits(x)
     ax.set_xlim(xl)
     ax.set_ylim(yl)
     ax.tick_params(labelsize=6)
-    if legend:
+    if legend and len(class_names) <= LEGEND_MAX:
         ax.legend(fontsize=5, markerscale=4 / max(point_size, 0.1), loc="best", ncol=2, frameon=True,
                   handletextpad=0.1, columnspacing=0.5, borderpad=0.3)
     return artists
@@ -72,7 +87,7 @@ def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resol
     (x0, x1), (y0, y1) = _limits(x)
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     pred = predict_logreg(run.logreg, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
-    cmap = ListedColormap([COLORS[c % 10] for c in range(len(class_names))])
+    cmap = ListedColormap(class_colors(len(class_names)))
     ax.imshow(pred, origin="lower", extent=(x0, x1, y0, y1), cmap=cmap, vmin=-0.5,
               vmax=len(class_names) - 0.5, alpha=0.35, aspect="auto", interpolation="nearest")
     _scatter(ax, x, run.labels, class_names, point_size, legend=False)
@@ -100,7 +115,7 @@ def comparison_grid(runs: list[ModelRun], epochs: list[int], class_names: list[s
         for i, epoch in enumerate(epochs):
             ax = axes[i, j]
             _scatter(ax, run.test[epoch], run.labels, class_names, point_size)
-            ax.set_title(_title(run, epoch), fontsize=8)
+            ax.set_title(_title(run, epoch) + legend_note(class_names), fontsize=8)
         last = run.test.shape[0] - 1
         _regions(axes[-1, j], run, class_names, point_size, resolution)
         axes[-1, j].set_title(f"{run.name} · Logistic regression (epoch {last})", fontsize=8)
@@ -112,7 +127,7 @@ def epoch_image(run: ModelRun, epoch: int, class_names: list[str], dpi: int, poi
     """PNG bytes of one model's test embeddings at one epoch."""
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     _scatter(ax, run.test[epoch], run.labels, class_names, point_size)
-    ax.set_title(_title(run, epoch), fontsize=9)
+    ax.set_title(_title(run, epoch) + legend_note(class_names), fontsize=9)
     fig.tight_layout()
     return _png(fig, dpi)
 
@@ -142,13 +157,14 @@ def animation(name: str, test: np.ndarray, labels: np.ndarray, class_names: list
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     limits = _limits(np.concatenate([_xy(frame) for frame in test]))
     artists = _scatter(ax, test[0], labels, class_names, point_size, limits=limits)
-    title = ax.set_title(f"{name} · epoch 0{_dims_note(test)}", fontsize=9)  # real text before the layout
+    note = legend_note(class_names)
+    title = ax.set_title(f"{name} · epoch 0{_dims_note(test)}{note}", fontsize=9)  # real text before the layout
     fig.tight_layout()
     frames = []
     for epoch in range(test.shape[0]):
         for c, artist in enumerate(artists):
             artist.set_offsets(_xy(test[epoch])[labels == c])
-        title.set_text(f"{name} · epoch {epoch}{_dims_note(test)}")
+        title.set_text(f"{name} · epoch {epoch}{_dims_note(test)}{note}")
         fig.canvas.draw()
         rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
         frames.append(rgb.quantize(colors=64) if not frames else rgb.quantize(palette=frames[0]))

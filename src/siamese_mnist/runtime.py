@@ -23,7 +23,7 @@ class DeviceError(RuntimeError):
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2."""
     from .config import ParamsError
-    from .data import DataError
+    from .data import DataError, DatasetError
     from .io import UnsafeCheckpointError
 
     logging.basicConfig(level=os.environ.get("LOGLEVEL", "INFO"),
@@ -31,7 +31,7 @@ def run_stage(main: Callable[[], None]) -> None:
     tune_malloc()
     try:
         main()
-    except (ParamsError, DeviceError, UnsafeCheckpointError) as exc:
+    except (ParamsError, DatasetError, DeviceError, UnsafeCheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except DataError as exc:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"]
+PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/images"]
 
 TINY = {
     "data": {"train_limit": 2000, "test_limit": 1000, "val_size": 500, "fit_samples": 1000},

@@ -1,0 +1,198 @@
+"""Your own images: ingest an ``ImageFolder``-style tree into the arrays the rest of the pipeline reads.
+
+Layout (torchvision's ``ImageFolder``, one folder per class, class names sorted)::
+
+    <root>/train/<class name>/*.png|jpg|…   required; every class needs at least 2 images
+    <root>/test/<class name>/*              required; only classes that train/ has
+    <root>/val/<class name>/*               optional; without it validation is carved from train/
+
+Every image is read with Pillow, converted to 8-bit grayscale, padded to a square with the median of
+its border pixels (so the aspect ratio is kept and the padding matches the background) and resized to
+``image_size``. The result is the same IDX files the MNIST download writes (``train-``, ``t10k-`` and
+``val-images/labels``), plus ``classes.json`` and ``manifest.csv`` (split, relative path, class,
+sha256 of the file's bytes). Files without an image extension are skipped and counted; symlinks that
+lead outside ``root`` are not followed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from .data import DatasetError, idx_bytes
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
+SPLITS = {"train": "train", "val": "val", "test": "t10k"}  # folder name -> IDX file prefix
+MAX_CLASSES = 255  # labels are stored as uint8
+
+
+@dataclass
+class Scan:
+    """What a walk over ``root`` found: per split, (relative path, class index) of every image."""
+
+    classes: list[str]
+    files: dict[str, list[tuple[str, int]]]
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+
+def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
+    """Image file bytes -> (size, size) uint8 grayscale: padded square with its border median, resized."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise DatasetError(f"{name}: empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            gray = im.convert("L")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DatasetError(f"{name}: not a readable image ({exc})") from None
+    pixels = np.asarray(gray)
+    h, w = pixels.shape
+    if h != w:
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+        side = max(h, w)
+        square = np.full((side, side), int(np.median(border)), dtype=np.uint8)
+        top, left = (side - h) // 2, (side - w) // 2
+        square[top:top + h, left:left + w] = pixels
+        gray = Image.fromarray(square)
+    if gray.size != (size, size):
+        gray = gray.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def _class_files(class_dir: Path, root: Path, skipped: dict[str, int]) -> list[Path]:
+    """Image files below one class folder (recursively, sorted), without following links out of ``root``."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(class_dir):  # does not descend into symlinked folders
+        dirnames.sort()
+        for d in dirnames:
+            if (Path(dirpath) / d).is_symlink():
+                skipped["symlinked folder (not followed)"] = skipped.get("symlinked folder (not followed)", 0) + 1
+        for f in sorted(filenames):
+            path = Path(dirpath) / f
+            if path.is_symlink() and not _inside(path, root):
+                skipped["symlink leaving data.root"] = skipped.get("symlink leaving data.root", 0) + 1
+            elif f.startswith("."):
+                skipped["hidden file"] = skipped.get("hidden file", 0) + 1
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped["not an image file"] = skipped.get("not an image file", 0) + 1
+            else:
+                found.append(path)
+    return found
+
+
+def scan(root: str | Path) -> Scan:
+    """Find every image of ``root``'s splits; refuse a layout the pipeline cannot train on."""
+    given = Path(root)
+    if not given.is_dir():
+        raise DatasetError(f"data.root: {given} does not exist or is not a folder")
+    root = given.resolve()
+    if not (root / "train").is_dir():
+        raise DatasetError(f"data.root: {given} has no train/ folder (expected {given}/train/<class name>/<images>)")
+    if not (root / "test").is_dir():
+        raise DatasetError(f"data.root: {given} has no test/ folder (expected {given}/test/<class name>/<images>)")
+    skipped: dict[str, int] = {}
+
+    def class_dirs(split: str) -> dict[str, Path]:
+        out = {}
+        for d in sorted((root / split).iterdir()):
+            if d.is_symlink() and not _inside(d, root):
+                skipped["symlink leaving data.root"] = skipped.get("symlink leaving data.root", 0) + 1
+            elif d.is_dir() and not d.name.startswith("."):
+                out[d.name] = d
+            else:
+                skipped["file outside a class folder"] = skipped.get("file outside a class folder", 0) + 1
+        return out
+
+    train_dirs = class_dirs("train")
+    classes = sorted(train_dirs)
+    if len(classes) < 2:
+        raise DatasetError(f"{given}/train: {len(classes)} class folder(s); at least 2 are needed")
+    if len(classes) > MAX_CLASSES:
+        raise DatasetError(f"{given}/train: {len(classes)} class folders; at most {MAX_CLASSES} are supported")
+    index = {c: i for i, c in enumerate(classes)}
+    files: dict[str, list[tuple[str, int]]] = {}
+    for split in SPLITS:
+        if split == "val" and not (root / "val").is_dir():
+            continue
+        dirs = train_dirs if split == "train" else class_dirs(split)
+        unknown = sorted(set(dirs) - set(index))
+        if unknown:
+            raise DatasetError(f"{given}/{split}/{unknown[0]}: class absent from {given}/train")
+        rows = []
+        for name, d in dirs.items():
+            paths = _class_files(d, root, skipped)
+            if split == "train" and len(paths) < 2:
+                raise DatasetError(f"{given}/train/{name}: {len(paths)} image(s); every class needs at least 2")
+            rows.extend((p.relative_to(root).as_posix(), index[name]) for p in paths)
+        if not rows:
+            raise DatasetError(f"{given}/{split}: no images")
+        files[split] = rows
+    return Scan(classes, files, skipped)
+
+
+def ingest(root: str | Path, out_dir: str | Path, image_size: int,
+           check_sizes: Callable[[int, int, int], None] | None = None) -> Scan:
+    """Read, check and convert every image of ``root`` into ``out_dir`` (which appears whole, or not at all).
+
+    ``check_sizes(train images, test images, classes)`` runs before any image is read: the data
+    params' range checks that need the dataset's sizes (``DataConfig.validate_for``).
+    """
+    found = scan(root)
+    if check_sizes is not None:
+        check_sizes(len(found.files["train"]), len(found.files["test"]), len(found.classes))
+    root, out_dir = Path(root), Path(out_dir)
+    for reason, count in sorted(found.skipped.items()):
+        log.info("skipped %d file(s): %s", count, reason)
+    arrays, manifest = {}, [("split", "path", "class", "sha256")]
+    total = sum(len(v) for v in found.files.values())
+    with tqdm(total=total, desc="ingest", unit="img", leave=False) as bar:
+        for split, rows in found.files.items():
+            images = np.empty((len(rows), image_size, image_size), dtype=np.uint8)
+            for i, (rel, label) in enumerate(rows):
+                data = (root / rel).read_bytes()
+                images[i] = prepare_image(data, image_size, str(root / rel))
+                manifest.append((split, rel, found.classes[label], hashlib.sha256(data).hexdigest()))
+                bar.update()
+            arrays[split] = (images, np.array([label for _, label in rows], dtype=np.uint8))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for split, (images, labels) in arrays.items():
+            (tmp / f"{SPLITS[split]}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+            (tmp / f"{SPLITS[split]}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+        (tmp / "classes.json").write_text(json.dumps(found.classes, indent=1, ensure_ascii=False) + "\n")
+        with open(tmp / "manifest.csv", "w", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows(manifest)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("ingested %s: %d classes, %s images of %dx%d", root, len(found.classes),
+             ", ".join(f"{s} {len(r)}" for s, r in found.files.items()), image_size, image_size)
+    return found
+

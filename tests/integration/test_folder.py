@@ -1,0 +1,117 @@
+"""Your own images, through the real `dvc repro`: a folder dataset the test writes itself.
+
+550 MNIST digits of 5 classes, written as 40x40 PNGs (a few as RGB, a few non-square) into class
+folders named by words, outside the repo; `data.image_size: 32`, validation carved as a fraction.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamese_mnist.data import load_split
+
+pytestmark = pytest.mark.integration
+WORDS = {3: "three", 5: "five", 6: "six", 8: "eight", 9: "nine"}  # sorted names: eight five nine six three
+PER_CLASS = {"train": 80, "test": 30}
+
+
+def write_dataset(root, raw_dir) -> None:
+    for split, n in PER_CLASS.items():
+        images, labels = load_split(raw_dir, split)
+        for digit, word in WORDS.items():
+            folder = root / split / word
+            folder.mkdir(parents=True)
+            for i, idx in enumerate(np.flatnonzero(labels == digit)[:n]):
+                im = Image.fromarray(images[idx]).resize((40, 40), Image.Resampling.BILINEAR)
+                if i % 10 == 1:
+                    im = im.convert("RGB")
+                if i % 10 == 2:
+                    im = im.crop((0, 4, 40, 36))  # 40 wide, 32 high: padded back to a square
+                im.save(folder / f"{word}_{i:03d}.png")
+    (root / "train" / "five" / "README.txt").write_text("not an image: skipped and counted\n")
+
+
+@pytest.fixture
+def folder_repo(tmp_path, new_repo, mnist_dir, raw_dir):
+    root = tmp_path / "digits-as-words"
+    write_dataset(root, raw_dir)
+    repo = new_repo(str(mnist_dir), data={"dataset": "folder", "root": str(root), "image_size": 32,
+                                          "val_size": 0.2, "train_limit": None, "test_limit": None},
+                    triplet={"per_epoch": None})
+    return repo, root
+
+
+def metrics(repo) -> dict:
+    """{path: data} of the workspace's metrics, as `dvc metrics show` reads them."""
+    shown = json.loads(repo.dvc("metrics", "show", "--json").stdout)
+    return {path: entry["data"] for rev in shown.values() for path, entry in rev["data"].items()}
+
+
+def ran_stages(proc) -> list[str]:
+    return sorted(line.split("'")[1] for line in proc.stdout.splitlines() if line.startswith("Running stage"))
+
+
+def test_folder_dataset_end_to_end(folder_repo):
+    repo, root = folder_repo
+    first = repo.dvc("repro")
+    raw = repo.path / "data/raw"
+    assert json.loads((raw / "classes.json").read_text()) == sorted(WORDS.values())
+    assert len((raw / "manifest.csv").read_text().splitlines()) == 1 + 5 * (80 + 30)
+    assert "skipped 1 file(s): not an image file" in first.stderr + first.stdout
+    images, labels = load_split(raw, "train")
+    assert images.shape == (400, 32, 32) and np.bincount(labels).tolist() == [80] * 5
+    with np.load(repo.path / "embeddings/siamese.npz") as emb:
+        assert emb["test"].shape == (3, 150, 2) and len(emb["val_labels"]) == 80  # 0.2 of 400
+    ck = torch.load(repo.path / "models/cnn.pt", weights_only=True)
+    assert ck["state_dict"]["classifier.weight"].shape == (5, 2)
+    assert ck["input"] == {"image_size": 32, "classes": sorted(WORDS.values())}
+    files = metrics(repo)
+    for model in ("cnn", "siamese", "triplet"):
+        m = files[f"metrics/{model}.json"][model]
+        assert 0.0 <= m["logreg_acc"] <= 1.0 and m["oneshot_all_acc"] is not None
+    assert (repo.path / "plots/comparison_grid.png").stat().st_size > 10_000
+
+    # compare: any image file, resized as the ingest did; a test index is named by its class
+    a, b = root / "test/three/three_000.png", root / "test/three/three_001.png"
+    out = subprocess.run([sys.executable, "-m", "siamese_mnist", "compare", str(a), str(b)], cwd=repo.path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith((": same", ": different"))
+    out = subprocess.run([sys.executable, "-m", "siamese_mnist", "compare", "0", str(a)], cwd=repo.path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "test #0 (class eight)" in out.stdout, out.stdout + out.stderr
+
+    # nothing changed: nothing reruns
+    assert repo.status() == {}
+    assert ran_stages(repo.dvc("repro")) == []
+    # one more image: the ingest and everything after it rerun
+    Image.open(root / "train/six/six_000.png").rotate(5).save(root / "train/six/six_new.png")
+    rerun = ran_stages(repo.dvc("repro"))
+    assert "download" in rerun and "train@cnn" in rerun and "render" in rerun
+    assert len((raw / "manifest.csv").read_text().splitlines()) == 1 + 5 * (80 + 30) + 1
+    assert repo.status() == {}
+
+
+def test_bad_folder_input_is_one_line_exit_2(folder_repo):
+    repo, root = folder_repo
+    (root / "train/nine/nine_004.png").write_bytes(b"")
+    proc = repo.dvc("repro", "download", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {root}/train/nine/nine_004.png: empty file (0 bytes)"], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (repo.path / "data/raw").exists()
+    (root / "train/nine/nine_004.png").unlink()
+    proc = subprocess.run([sys.executable, "stages/download.py", "data/raw"], cwd=repo.path, env=repo.env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (root / "train").rename(root / "training")
+    proc = subprocess.run([sys.executable, "stages/download.py", "data/raw"], cwd=repo.path, env=repo.env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: data.root: {root} has no train/ folder " \
+        f"(expected {root}/train/<class name>/<images>)"
