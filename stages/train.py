@@ -19,7 +19,8 @@ import torch
 import siamese_mnist
 from siamese_mnist.checkpointing import EpochCheckpointer
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import check_dataset, load_class_names, load_splits, stratified_subset, training_pool
+from siamese_mnist.data import (background_level, check_dataset, load_class_names, load_splits, stratified_subset,
+                                training_pool)
 from siamese_mnist.io import load_npz, save_checkpoint, write_json, write_npz
 from siamese_mnist.models import build_model
 from siamese_mnist.reporting import LiveHistory, runtime_summary
@@ -59,7 +60,9 @@ def main() -> None:
         ap.error(f"{args.index} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
     if items.max() >= len(labels):
         ap.error(f"{args.index} indexes image {items.max()}, the train split has {len(labels)}")
-    norm = Normalizer.fit(images[training_pool(labels, p.data.holdout_classes)])  # what the model may see
+    pool = images[training_pool(labels, p.data.holdout_classes)]  # what the model may see
+    norm, fill = Normalizer.fit(pool), background_level(pool)
+    del pool
     x = to_device_images(images, device)
     y = torch.from_numpy(labels).to(device)
     dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
@@ -80,7 +83,7 @@ def main() -> None:
         ckpt.save(st, model, opt, sched)
 
     state = train(args.model, model, x, y, cfg, p.train.epochs, p.seed, norm, dump_sets,
-                  p.train.eval_batch_size, items=items, targets=targets, amp=p.train.amp,
+                  p.train.eval_batch_size, items=items, targets=targets, amp=p.train.amp, fill=fill,
                   state=state, resume=resume, on_epoch_end=on_epoch_end)
 
     write_npz(args.embeddings_out, fit=state.stack("fit"), fit_labels=labels[fit_idx],

@@ -27,6 +27,25 @@ def test_shift_images_moves_pixels_and_zero_fills():
     assert shift_images(x, torch.zeros(2, 2, dtype=torch.long), 0) is x
 
 
+def test_shift_images_fills_with_the_background():
+    x = torch.full((1, 1, 3, 3), 250, dtype=torch.uint8)  # a white page
+    out = shift_images(x, torch.tensor([[0, 1]]), 1, fill=250)  # moved down one row
+    assert torch.all(out == 250)
+    assert shift_images(x, torch.tensor([[0, 1]]), 1)[0, 0, 0].tolist() == [0, 0, 0]  # default: black
+
+
+def test_background_level_is_the_median_border_pixel():
+    from siamese_mnist.data import background_level
+
+    # 16 border values per 4x4 image (first and last row, first and last column; corners twice)
+    images = np.zeros((2, 4, 4), dtype=np.uint8)
+    images[0] = 200
+    images[0, 0, :3] = 0  # image 0: 4 of its 16 at 0 (3 in the row, 1 again in column 0), 12 at 200
+    assert background_level(images) == 0  # 20 of 32 at 0
+    images[1] = 210  # 4 at 0, 12 at 200, 16 at 210: the 16th and 17th sorted are 200 and 210
+    assert background_level(images) == 205
+
+
 def test_unknown_or_unavailable_device_is_refused():
     with pytest.raises(DeviceError, match="SIAMESE_MNIST_DEVICE='tpu'"):
         resolve_device("tpu")

@@ -323,6 +323,13 @@ def check_dataset(raw_dir: str | Path, cfg) -> None:
         raise DatasetError(str(exc)) from None
 
 
+def background_level(images: np.ndarray) -> int:
+    """The median of every image's border pixels, (N, S, S) uint8 -> 0..255: what augmentation shifts
+    in (0 for MNIST's white-on-black digits, near 255 for dark drawings on white paper)."""
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=None)
+    return int(np.median(border))
+
+
 def training_pool(labels: np.ndarray, holdout_classes: tuple[int, ...] | list[int] = ()) -> np.ndarray:
     """Indices of the training images any model may learn from: every class but the held-out ones."""
     return np.flatnonzero(~np.isin(labels, np.asarray(holdout_classes, dtype=labels.dtype)))

@@ -50,15 +50,16 @@ def to_device_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(device)
 
 
-def shift_images(x: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """Translate each image by its own offset, zero-filling: (B, 1, H, W) uint8, (B, 2) in [0, 2s] -> same shape.
+def shift_images(x: torch.Tensor, offsets: torch.Tensor, max_shift: int, fill: int = 0) -> torch.Tensor:
+    """Translate each image by its own offset, filling with ``fill`` (the background: 0 for MNIST):
+    (B, 1, H, W) uint8, (B, 2) in [0, 2s] -> same shape.
 
     One gather over a padded batch; no per-image Python.
     """
     if max_shift == 0:
         return x
     b, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4)
+    padded = F.pad(x, (max_shift,) * 4, value=fill)
     rows = offsets[:, 0, None] + torch.arange(h, device=x.device)  # (B, H)
     cols = offsets[:, 1, None] + torch.arange(w, device=x.device)  # (B, W)
     batch = torch.arange(b, device=x.device)[:, None, None]
@@ -112,11 +113,12 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
           cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
           dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
           items: np.ndarray, targets: np.ndarray | None = None,
-          state: TrainState | None = None, resume: dict | None = None, amp: bool = False,
+          state: TrainState | None = None, resume: dict | None = None, amp: bool = False, fill: int = 0,
           on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
     """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
 
-    ``images`` (N, 1, 28, 28) uint8 and ``labels`` (N,) live on the device. ``items``
+    ``images`` (N, 1, S, S) uint8 and ``labels`` (N,) live on the device; ``fill`` is the background
+    level that shifted-in pixels take. ``items``
     (epochs, n, model.images_per_item) indexes ``images`` per epoch, in training order (the
     model's index file), with per-item ``targets`` (epochs, n) where the loss needs them.
     ``dump_sets`` maps a name to uint8 images embedded at epoch 0 and after every epoch.
@@ -154,7 +156,7 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
             flat = batch.T.reshape(-1)  # slot by slot: all first images, then all second, ...
             off = offsets[ids].transpose(0, 1).reshape(-1, 2)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(norm(shift_images(images[flat], off, cfg.shift)))
+                out = model(norm(shift_images(images[flat], off, cfg.shift, fill)))
                 loss = model.loss(out, labels[batch], None if ep_targets is None else ep_targets[ids])
             opt.zero_grad(set_to_none=True)
             loss.backward()
