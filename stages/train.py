@@ -24,8 +24,8 @@ from siamese_mnist.data import (background_level, check_dataset, load_class_name
 from siamese_mnist.io import load_npz, save_checkpoint, write_json, write_npz
 from siamese_mnist.models import build_model
 from siamese_mnist.reporting import LiveHistory, runtime_summary
-from siamese_mnist.runtime import (cpu_name, machine_settings, resolve_device, run_stage, seed_everything,
-                                   set_determinism, set_threads)
+from siamese_mnist.runtime import (cpu_name, machine_settings, release_free_memory, resolve_amp, resolve_device,
+                                   run_stage, seed_everything, set_determinism, set_threads)
 from siamese_mnist.training import Normalizer, to_device_images, train
 
 
@@ -46,6 +46,7 @@ def main() -> None:
     device_name, threads = machine_settings()
     threads = set_threads(threads)
     device = resolve_device(device_name)
+    amp = resolve_amp(p.train.amp, device)
     set_determinism(p.train.deterministic)
     seed_everything(p.seed)
 
@@ -63,6 +64,7 @@ def main() -> None:
     pool = images[training_pool(labels, p.data.holdout_classes)]  # what the model may see
     norm, fill = Normalizer.fit(pool), background_level(pool)
     del pool
+    release_free_memory()  # the normaliser's 345 MB temporary: not resident while training
     x = to_device_images(images, device)
     y = torch.from_numpy(labels).to(device)
     dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
@@ -83,7 +85,7 @@ def main() -> None:
         ckpt.save(st, model, opt, sched)
 
     state = train(args.model, model, x, y, cfg, p.train.epochs, p.seed, norm, dump_sets,
-                  p.train.eval_batch_size, items=items, targets=targets, amp=p.train.amp, fill=fill,
+                  p.train.eval_batch_size, items=items, targets=targets, amp=amp, fill=fill,
                   state=state, resume=resume, on_epoch_end=on_epoch_end)
 
     write_npz(args.embeddings_out, fit=state.stack("fit"), fit_labels=labels[fit_idx],
@@ -94,7 +96,7 @@ def main() -> None:
     save_checkpoint(args.model_out, {"model": args.model, "state_dict": model.cpu().state_dict(),
                                      "config": ckpt.config, "normalizer": [norm.mean, norm.std], **inputs})
     live.end()
-    write_json(args.runtime_out, runtime_summary(state.history, device, threads, cpu_name()))
+    write_json(args.runtime_out, runtime_summary(state.history, device, threads, cpu_name(), amp))
     ckpt.finish()
 
 

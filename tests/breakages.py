@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["src", "stages", "tests", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
+COPY = ["src", "stages", "tests", "data/images", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
         ".dvc/config"]
 UNIT = ["tests", "--ignore=tests/integration"]
 
@@ -79,8 +79,19 @@ BREAKAGES = [
              "        return REJECT_ALL, float(acc[0])\n", "        return float(ds[0]), float(acc[0])\n",
              ("tests/test_evaluation.py",)),
     Breakage("normaliser fitted on every image, held-out classes included", "stages/train.py",
-             "Normalizer.fit(images[training_pool(labels, p.data.holdout_classes)])", "Normalizer.fit(images)",
+             "pool = images[training_pool(labels, p.data.holdout_classes)]", "pool = images",
              ("tests/integration/test_pipeline.py", "-k", "held_out")),
+    Breakage("normaliser's in-place std skips subtracting the mean", "src/siamese_mnist/training.py",
+             "        x -= mean\n", "", ("tests/test_training.py",)),
+    Breakage("folder ingest pads with black instead of the border median", "src/siamese_mnist/folder.py",
+             "int(np.median(border))", "0", ("tests/test_folder.py",)),
+    Breakage("folder ingest follows symlinks out of data.root", "src/siamese_mnist/folder.py",
+             "if path.is_symlink() and not _inside(path, root):", "if False:", ("tests/test_folder.py",)),
+    Breakage("data.root is not a dependency of the download stage", "dvc.yaml",
+             "      - ${data.root}  # a folder dataset's images: adding, removing or editing one reruns the ingest\n", "",
+             ("tests/integration/test_folder.py", "-k", "end_to_end")),
+    Breakage("augmentation shifts in black on a white page", "src/siamese_mnist/training.py",
+             "(max_shift,) * 4, value=fill)", "(max_shift,) * 4)", ("tests/test_training.py",)),
     Breakage("seed report mixes in experiments with other params", "src/siamese_mnist/report.py",
              'out[name] = {"params": params, "code": code}', 'out[name] = {"code": code}',
              ("tests/test_report.py",)),

@@ -26,6 +26,7 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"render": {"epochs": [0, 60]}}, "render.epochs: epoch 60 is beyond train.epochs=50"),
     ({"data": {"dataset": "cifar"}}, "data.dataset: 'cifar' is not one of mnist, fashion-mnist"),
     ({"train": {"device": "cpu"}}, "train.device: unknown key"),  # a machine setting: SIAMESE_MNIST_DEVICE
+    ({"train": {"amp": "sometimes"}}, "train.amp: 'sometimes' should be true or false or auto"),
     ({"data": {"train_limit": 70000}}, "data.train_limit: 70000 is out of range; allowed 10..60000"),
     ({"data": {"train_limit": 5}}, "data.train_limit: 5 is out of range"),
     ({"model": {"conv_channels": [8]}}, "model.conv_channels: [8] must be two positive widths"),
@@ -63,3 +64,8 @@ def test_bad_seed_names_the_key():
         params_from_dict({"seed": -1})
     with pytest.raises(ParamsError, match="seed: 'x' should be an integer"):
         params_from_dict({"seed": "x"})
+
+
+def test_train_amp_takes_true_false_or_auto():
+    assert params_from_dict({"train": {"amp": "auto"}}).train.amp == "auto"
+    assert params_from_dict({"train": {"amp": True}}).train.amp is True

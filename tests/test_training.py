@@ -34,6 +34,15 @@ def test_shift_images_fills_with_the_background():
     assert shift_images(x, torch.tensor([[0, 1]]), 1)[0, 0, 0].tolist() == [0, 0, 0]  # default: black
 
 
+def test_normalizer_is_numpys_mean_and_std_bit_for_bit():
+    rng = np.random.default_rng(0)
+    for shape in ((300, 28, 28), (7, 5, 5)):
+        images = rng.integers(0, 256, shape).astype(np.uint8)
+        x = images.astype(np.float64) / 255.0
+        norm = Normalizer.fit(images)
+        assert (norm.mean, norm.std) == (float(x.mean()), float(x.std()))
+
+
 def test_background_level_is_the_median_border_pixel():
     from siamese_mnist.data import background_level
 
@@ -86,7 +95,7 @@ def _index(name, labels, pool):
     return make_epoch_singles(labels, 2, seed=0, pool=pool), None
 
 
-def _tiny_run(raw_dir, name, holdout=()):
+def _tiny_run(raw_dir, name, holdout=(), amp=False):
     seed_everything(0)
     images, labels = load_subset(raw_dir, "train", 1000, 0)
     test_images, _ = load_subset(raw_dir, "test", 200, 0)
@@ -100,7 +109,7 @@ def _tiny_run(raw_dir, name, holdout=()):
     loss = model.loss
     model.loss = lambda out, lab, tgt: (seen.append(lab.clone()), loss(out, lab, tgt))[1]
     state = train(name, model, x, y, cfg, 2, 0, norm, {"test": to_device_images(test_images, torch.device("cpu"))},
-                  256, items=items, targets=targets)
+                  256, items=items, targets=targets, amp=amp)
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     return hashlib.sha256(buf.getvalue()).hexdigest(), state, torch.cat(seen)
@@ -116,6 +125,26 @@ def test_tiny_training_is_byte_reproducible(raw_dir, name):
     assert not np.array_equal(s1.stack("test")[0], s1.stack("test")[2])
     assert [h["loss"] for h in s1.history] == [h["loss"] for h in s2.history]
     assert all(np.isfinite(h["loss"]) for h in s1.history)
+
+
+@pytest.mark.parametrize("name", ["cnn", "siamese", "triplet"])
+def test_bf16_training_is_byte_reproducible_and_not_fp32(raw_dir, name):
+    h1, s1, _ = _tiny_run(raw_dir, name, amp=True)
+    h2, s2, _ = _tiny_run(raw_dir, name, amp=True)
+    assert h1 == h2 and s1.stack("test").tobytes() == s2.stack("test").tobytes()
+    h32, s32, _ = _tiny_run(raw_dir, name)
+    assert h1 != h32  # autocast really ran the layers in bfloat16
+    assert all(np.isfinite(h["loss"]) for h in s1.history)
+
+
+def test_amp_auto_is_bf16_only_where_native():
+    from siamese_mnist.runtime import native_bf16, resolve_amp
+
+    cpu = torch.device("cpu")
+    assert native_bf16(cpu, ["avx2", "avx512f", "avx512_bf16"]) and native_bf16(cpu, ["amx_bf16", "amx_tile"])
+    assert not native_bf16(cpu, ["avx2", "avx512f"]) and not native_bf16(torch.device("mps"))
+    assert resolve_amp(True, cpu) is True and resolve_amp(False, cpu) is False
+    assert resolve_amp("auto", cpu) == native_bf16(cpu)
 
 
 @pytest.mark.parametrize("name", ["cnn", "siamese", "triplet"])

@@ -112,7 +112,7 @@ class TrainConfig:
     epochs: int = 50
     eval_batch_size: int = 1024
     deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
-    amp: bool = False  # mixed precision (bfloat16 autocast); meant for CUDA
+    amp: bool | Literal["auto"] = False  # bfloat16 autocast: true, false, or auto = where the CPU/GPU runs it natively
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -267,12 +267,14 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
         if value is None and type(None) in options:
             return None
         inner = [o for o in options if o is not type(None)]
-        for option in inner[:-1]:  # int | float: an integer stays an integer, anything else tries the next
+        if len(inner) == 1:
+            return _coerce(value, inner[0], path)
+        for option in inner:  # int | float: an integer stays an integer; bool | "auto": either
             try:
                 return _coerce(value, option, path)
             except ParamsError:
                 pass
-        return _coerce(value, inner[-1], path)
+        raise ParamsError(f"{path}: {value!r} should be {' or '.join(_describe(o) for o in inner)}")
     if origin is Literal:
         allowed = get_args(hint)
         if value not in allowed:
@@ -301,6 +303,12 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
             raise ParamsError(f"{path}: {value!r} should be a string")
         return value
     raise TypeError(f"unsupported type hint {hint!r} at {path}")  # a bug in this module, not in params
+
+
+def _describe(hint: Any) -> str:
+    if get_origin(hint) is Literal:
+        return " or ".join(map(str, get_args(hint)))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
 
 
 def _build(cls: type, raw: Any, path: str) -> Any:

@@ -7,6 +7,8 @@ import torch
 from dvclive import Live
 from dvclive.serialize import dump_json
 
+from .runtime import cpu_features, peak_rss_mb
+
 
 class _Live(Live):
     def make_summary(self) -> None:
@@ -44,10 +46,13 @@ class LiveHistory:
         self.live.end()
 
 
-def runtime_summary(history: list[dict], device: torch.device, threads: int, cpu: str) -> dict:
+def runtime_summary(history: list[dict], device: torch.device, threads: int, cpu: str, amp: bool = False) -> dict:
     seconds = [h["seconds"] for h in history]
     return {
         "device": str(device),
+        "precision": "bf16-autocast" if amp else "fp32",
+        "cpu_features": cpu_features() if device.type == "cpu" else None,
+        "peak_rss_mb": peak_rss_mb(),
         "torch_version": torch.__version__,
         "threads": threads,
         "cpu": cpu,

@@ -8,6 +8,7 @@ import math
 import os
 import random
 import sys
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -54,6 +55,64 @@ def tune_malloc() -> bool:
     m_trim_threshold, m_mmap_threshold, m_mmap_max = -1, -3, -4
     return all(libc.mallopt(opt, value) == 1 for opt, value in
                ((m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_mmap_max, 0)))
+
+
+def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """The vector ISA features that decide fp32/bf16 speed: avx2, avx512f, avx512_bf16, amx_bf16, amx_tile."""
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:  # not Linux: ask torch what it can see
+        have = {"avx2": torch.cpu._is_avx2_supported(), "avx512f": torch.cpu._is_avx512_supported(),
+                "avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx_tile": torch.cpu._is_amx_tile_supported()}
+        return [f for f in wanted if have.get(f)]
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in wanted if f in flags]
+
+
+def native_bf16(device: torch.device, features: list[str] | None = None) -> bool:
+    """Whether ``device`` executes bfloat16 matrix maths natively (not emulated in fp32):
+    AVX-512 BF16 or AMX on a CPU, compute capability 8.0 or newer (bf16 tensor cores) on CUDA."""
+    if device.type == "cpu":
+        return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features() if features is None else features))
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device)[0] >= 8
+    return False
+
+
+def resolve_amp(amp: bool | str, device: torch.device) -> bool:
+    """``train.amp`` on this device: true/false as given; ``auto`` = bfloat16 only where it is native.
+    Logged once, and recorded in the runtime file (the same params give other bits on another machine)."""
+    use = native_bf16(device) if amp == "auto" else bool(amp)
+    log.info("precision: %s (train.amp=%s on %s)", "bfloat16 autocast" if use else "fp32", amp, device)
+    return use
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far, in MB (Linux: VmHWM; elsewhere getrusage)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the OS (glibc ``malloc_trim``; False elsewhere).
+
+    With :func:`tune_malloc` nothing freed is ever given back, so a one-off large temporary (the
+    input normaliser's float64 copy of the training images, 345 MB on MNIST) would stay resident for
+    the whole stage. Called once after such a temporary; the training loop's buffers come after it.
+    """
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim(0) == 1
+    except (OSError, AttributeError):
+        return False
 
 
 def seed_everything(seed: int) -> None:

@@ -36,8 +36,15 @@ class Normalizer:
 
     @classmethod
     def fit(cls, images: np.ndarray) -> "Normalizer":
-        x = images.astype(np.float64) / 255.0
-        return cls(float(x.mean()), float(x.std()))
+        """Mean and (population) std of ``images / 255``: numpy's ``mean()`` and ``std()``, computed in
+        place in one float64 copy (numpy's ``std`` would hold a second one, 345 MB each for 55 000
+        MNIST images, which set the training stage's peak memory); the same floats, bit for bit."""
+        x = images.astype(np.float64)
+        x /= 255.0
+        mean = x.mean()
+        x -= mean
+        np.multiply(x, x, out=x)
+        return cls(float(mean), float(np.sqrt(x.mean())))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) uint8 -> float32, channels-last (the faster conv layout on CPU)."""
