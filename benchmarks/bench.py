@@ -29,17 +29,23 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig  # noqa: E402
+from siamese_mnist.config import CnnConfig, ModelConfig, Params, SiameseConfig, TripletConfig  # noqa: E402
 from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
-from siamese_mnist.losses import contrastive_loss  # noqa: E402
+from siamese_mnist.evaluation import evaluate_epoch  # noqa: E402
+from siamese_mnist.losses import batch_triplet_loss, contrastive_loss  # noqa: E402
 from siamese_mnist.models import MODEL_CLASSES, build_model  # noqa: E402
-from siamese_mnist.pairs import make_epoch_pairs  # noqa: E402
-from siamese_mnist.runtime import resolve_device, set_threads, tune_malloc  # noqa: E402
-from siamese_mnist.training import Normalizer, to_device_images, train  # noqa: E402
+from siamese_mnist.pairs import make_epoch_pairs, make_test_pairs  # noqa: E402
+from siamese_mnist.runtime import (cpu_features, cpu_name, native_bf16, resolve_device, set_threads,  # noqa: E402
+                                   tune_malloc)
+from siamese_mnist.training import (Normalizer, _epoch_offsets, embed, shift_images, to_device_images,  # noqa: E402
+                                    train)
 
-KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "overhead_fraction", "siamese_cnn_epoch_ratio",
-        "flops_fraction_of_matmul", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s",
-        "device", "torch_version"]
+KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_triplet", "overhead_fraction",
+        "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio", "flops_fraction_of_matmul", "bf16_speedup",
+        "default_run_estimate_s", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s",
+        "device", "cpu", "cpu_features", "torch_version"]
+MODELS = ("cnn", "siamese", "triplet")
+PER_ITEM = {"cnn": 1, "siamese": 2, "triplet": 3}  # images per training item
 MODEL = ModelConfig()  # the default architecture
 BATCH = 256
 
@@ -60,15 +66,48 @@ def sync(device: torch.device) -> None:
 
 # --- the project's own path -------------------------------------------------------------------------
 
-def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device, epochs: int) -> float:
-    """Median seconds of one training epoch through training.train (no embedding dumps)."""
+def _config(name: str):
+    return {"cnn": CnnConfig, "siamese": SiameseConfig, "triplet": TripletConfig}[name](batch_size=BATCH)
+
+
+def _index(name: str, labels: np.ndarray, epochs: int) -> dict:
+    """The model's index file for ``epochs`` epochs of len(labels) items (triplets: one per image too)."""
+    cfg = _config(name)
+    if name == "triplet":
+        cfg = TripletConfig(batch_size=BATCH, per_epoch=len(labels))
+    return MODEL_CLASSES[name].sample(labels, epochs, cfg, 0, np.arange(len(labels)))
+
+
+def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device, epochs: int,
+                    amp: bool = False) -> float:
+    """Median seconds of one training epoch of len(images) items through training.train (no embedding dumps)."""
     torch.manual_seed(0)
     x, y = to_device_images(images, device), torch.from_numpy(labels).to(device)
-    cfg = CnnConfig(batch_size=BATCH) if name == "cnn" else SiameseConfig(batch_size=BATCH)
-    index = MODEL_CLASSES[name].sample(labels, epochs, cfg, 0, np.arange(len(labels)))
+    cfg = _config(name)
+    index = _index(name, labels, epochs)
     state = train(name, build_model(name, MODEL, cfg), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
-                  items=index["items"], targets=index.get("targets"))
+                  items=index["items"], targets=index.get("targets"), amp=amp)
     return statistics.median(h["seconds"] for h in state.history[1:] or state.history)
+
+
+def data_path_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device, reps: int = 3) -> float:
+    """Median seconds of one epoch's data path alone, as training.train runs it (index gather, shift
+    augmentation, normalisation, batch by batch), without the model: what the epoch spends outside compute."""
+    x = to_device_images(images, device)
+    norm, cfg = Normalizer.fit(images), _config(name)
+    items = torch.from_numpy(np.ascontiguousarray(_index(name, labels, 1)["items"][0])).to(device).long()
+    offsets = _epoch_offsets(items.shape[0], items.shape[1], cfg, 0, 1).to(device)
+    times = []
+    for _ in range(reps):
+        sync(device)
+        t0 = time.perf_counter()
+        for start in range(0, items.shape[0], BATCH):
+            batch = items[start:start + BATCH]
+            off = offsets[start:start + BATCH].transpose(0, 1).reshape(-1, 2)
+            norm(shift_images(x[batch.T.reshape(-1)], off, cfg.shift))
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def compute_only_s(name: str, n_items: int, device: torch.device) -> float:
@@ -76,7 +115,7 @@ def compute_only_s(name: str, n_items: int, device: torch.device) -> float:
     torch.manual_seed(0)
     model = build_model(name, MODEL).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    per = 2 if name == "siamese" else 1
+    per = PER_ITEM[name]
     x = torch.randn(per * BATCH, 1, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (BATCH,), device=device)
     steps = -(-n_items // BATCH)
@@ -85,6 +124,9 @@ def compute_only_s(name: str, n_items: int, device: torch.device) -> float:
         if name == "siamese":
             ea, eb = model.pair(x[:BATCH], x[BATCH:])
             loss = contrastive_loss(ea, eb, y % 2, 1.0)
+        elif name == "triplet":
+            a, p, n = model.slots(model(x))
+            loss = batch_triplet_loss(a, p, n, y[:, None].repeat(1, 3), 1.0, "none")
         else:
             loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
@@ -131,7 +173,18 @@ def naive_epoch_s(name: str, raw: Path, n_items: int, device: torch.device) -> f
             b, lb = mnist[j]
             return a, b, int(la == lb)
 
-    ds = PairDataset() if name == "siamese" else torch.utils.data.Subset(mnist, range(n_items))
+    class TripletDataset(torch.utils.data.Dataset):
+        def __len__(self):
+            return n_items
+
+        def __getitem__(self, i):  # anchor, positive of its class, negative of another: global RNG, per item
+            a, la = mnist[random.randrange(len(mnist))]
+            p, _ = mnist[random.choice(by_class[la])]
+            n, _ = mnist[random.choice(by_class[random.choice([c for c in by_class if c != la])])]
+            return a, p, n
+
+    ds = {"siamese": PairDataset, "triplet": TripletDataset}.get(name, lambda: torch.utils.data.Subset(
+        mnist, range(n_items)))()
     loader = torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=0)
     model = build_model(name, MODEL).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -142,6 +195,10 @@ def naive_epoch_s(name: str, raw: Path, n_items: int, device: torch.device) -> f
             a, b, s = (t.to(device) for t in batch)
             ea, eb = model.pair(a, b)
             loss = contrastive_loss(ea, eb, s, 1.0)
+        elif name == "triplet":
+            a, p, n = (t.to(device) for t in batch)
+            ea, ep, en = model.slots(model(torch.cat([a, p, n])))
+            loss = F.triplet_margin_loss(ea, ep, en, margin=1.0)
         else:
             xb, yb = (t.to(device) for t in batch)
             loss = F.cross_entropy(model(xb), yb)
@@ -175,8 +232,8 @@ def forward_flops(model: nn.Module) -> int:
     return total
 
 
-def matmul_flops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_flops(device: torch.device, n: int = 2048, reps: int = 20, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     sync(device)
@@ -210,28 +267,49 @@ def naive_pairs_s(labels: np.ndarray, n: int) -> float:
 
 # --- whole-stage figures ----------------------------------------------------------------------------
 
-def peak_rss_mb(train_limit: int | None, epochs: int) -> float:
-    """Peak RSS of the real train stage (siamese, the larger) run as a child process."""
+def stage_peak_rss_mb(name: str, quick: bool) -> float:
+    """Peak RSS (MB) of the real `train@<name>` stage, run as a child process at the default data size
+    (55 000 training images, every dump set) for one epoch; ``quick`` shortens that epoch's items."""
     import yaml
     holder = tempfile.TemporaryDirectory(prefix="bench-rss-")
     tmp = Path(holder.name)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["data"]["train_limit"] = train_limit
-    params["train"]["epochs"] = epochs
-    params["render"]["epochs"] = [0, epochs]
+    params["train"]["epochs"] = 1
+    params["render"]["epochs"] = [0, 1]
+    if quick and name != "cnn":
+        params[name]["per_epoch"] = 2048  # fewer steps; the data, the model and the dumps are full size
     (tmp / "params.yaml").write_text(yaml.safe_dump(params))
     raw = raw_dir()
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    subprocess.run([sys.executable, str(ROOT / "stages/sample.py"), "siamese", str(raw), str(tmp / "p.npz"),
+    subprocess.run([sys.executable, str(ROOT / "stages/sample.py"), name, str(raw), str(tmp / "p.npz"),
                     "--params", str(tmp / "params.yaml")], check=True, env=env, capture_output=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), "siamese", str(raw), str(tmp / "p.npz"),
+    subprocess.run([sys.executable, str(ROOT / "stages/train.py"), name, str(raw), str(tmp / "p.npz"),
                     "--model-out", str(tmp / "m.pt"), "--embeddings-out", str(tmp / "e.npz"),
                     "--live-dir", str(tmp / "live"), "--runtime-out", str(tmp / "r.json"),
                     "--resume-point", str(tmp / "c.pt"), "--params", str(tmp / "params.yaml")],
                    check=True, env=env, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(before, after) / 1024
+    return json.loads((tmp / "r.json").read_text())["peak_rss_mb"]
+
+
+def fixed_costs_s(device: torch.device) -> dict:
+    """Per-epoch costs besides training, at the default sizes: the train stage's embedding dumps
+    (10 000 probe + 5 000 validation + 10 000 test images) and the evaluate stage's work on them."""
+    p = Params()
+    model = build_model("siamese", MODEL).to(device).to(memory_format=torch.channels_last)
+    x = torch.randint(0, 256, (25_000, 1, 28, 28), dtype=torch.uint8, device=device)
+    t0 = time.perf_counter()
+    embed(model, x, Normalizer(0.13, 0.31), p.train.eval_batch_size)
+    dump = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 5, (10, 2))
+    split = {}
+    for key, size in (("fit", 10_000), ("val", 5_000), ("test", 10_000)):
+        y = np.arange(size) % 10
+        split[key], split[f"{key}_labels"] = (centres[y] + rng.normal(0, 1, (size, 2)))[None], y
+    t0 = time.perf_counter()
+    evaluate_epoch(split, 0, make_test_pairs(split["val_labels"], 5_000, 0),
+                   make_test_pairs(split["test_labels"], 10_000, 0), p.evaluate, 0)
+    return {"dump_s_per_epoch": dump, "evaluate_s_per_epoch": time.perf_counter() - t0}
 
 
 def dvc_timings(notes: dict) -> tuple[float | None, float | None]:
@@ -264,7 +342,8 @@ def profile_siamese(images: np.ndarray, labels: np.ndarray, device: torch.device
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small sizes; under 2 minutes on a 2-core CPU")
+    ap.add_argument("--quick", action="store_true",
+                    help="6000-item epochs and shorter stage runs (memory still at the default data size)")
     ap.add_argument("--json", default="bench-results/bench.json")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--skip-dvc", action="store_true", help="skip the no-op repro / render rerun timings")
@@ -280,22 +359,36 @@ def main() -> None:
     n_naive = 3000 if args.quick else 20000
     images, labels = images[:n], labels[:n]
     notes: dict[str, str] = {}
-    r: dict = {"device": str(device), "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+    r: dict = {"device": str(device), "cpu": cpu_name(), "cpu_features": cpu_features(),
+               "torch_version": torch.__version__, "threads": torch.get_num_threads(),
                "mode": "quick" if args.quick else "full", "items_per_epoch": n}
 
     epochs = 2 if args.quick else 3
-    for name in ("cnn", "siamese"):
+    bf16 = native_bf16(device, r["cpu_features"]) if device.type == "cpu" else native_bf16(device)
+    compute, data = {}, {}
+    for name in MODELS:
+        per = PER_ITEM[name]
         ep = project_epoch_s(name, images, labels, device, epochs)
-        per = 2 if name == "siamese" else 1
         r[f"{name}_images_per_s"] = per * n / ep
         r[f"{name}_epoch_s"] = ep
+        if bf16:  # the same real training step in bfloat16 autocast, in the same run
+            r[f"{name}_bf16_images_per_s"] = per * n / project_epoch_s(name, images, labels, device, epochs, amp=True)
         naive = naive_epoch_s(name, raw, n_naive, device)
         r[f"naive_{name}_images_per_s"] = per * n_naive / naive
         r[f"speedup_vs_naive_{name}"] = r[f"{name}_images_per_s"] / r[f"naive_{name}_images_per_s"]
-        r[f"{name}_compute_s"] = compute_only_s(name, n, device)
-    r["overhead_fraction"] = max(0.0, 1 - (r["cnn_compute_s"] + r["siamese_compute_s"])
-                                 / (r["cnn_epoch_s"] + r["siamese_epoch_s"]))
+        compute[name] = compute_only_s(name, n, device)
+        data[name] = data_path_s(name, images, labels, device)
+    # The data path, timed alone (repeated, median), as a share of the whole epoch: never negative.
+    r["overhead_fraction"] = sum(data.values()) / sum(r[f"{m}_epoch_s"] for m in MODELS)
+    r["compute_only_fraction"] = sum(compute.values()) / sum(r[f"{m}_epoch_s"] for m in MODELS)
     r["siamese_cnn_epoch_ratio"] = r["siamese_epoch_s"] / r["cnn_epoch_s"]
+    r["triplet_cnn_epoch_ratio"] = r["triplet_epoch_s"] / r["cnn_epoch_s"]
+    if bf16:
+        r["bf16_speedup_by_model"] = {m: r[f"{m}_bf16_images_per_s"] / r[f"{m}_images_per_s"] for m in MODELS}
+        r["bf16_speedup"] = statistics.median(r["bf16_speedup_by_model"].values())
+    else:
+        r["bf16_speedup"] = None
+        notes["bf16_speedup"] = f"{device} has no native bfloat16 (CPU: AVX-512 BF16 or AMX; CUDA: >= 8.0)"
 
     fwd = forward_flops(build_model("siamese", MODEL))
     r["train_flops_per_image"] = 3 * fwd  # forward + backward ≈ 3 × forward
@@ -303,6 +396,9 @@ def main() -> None:
     r["achieved_train_flops_per_s"] = achieved
     r["matmul_flops_per_s"] = matmul_flops(device)
     r["flops_fraction_of_matmul"] = achieved / r["matmul_flops_per_s"]
+    if bf16:  # bfloat16 training against a bfloat16 matmul: the same precision on both sides
+        r["matmul_bf16_flops_per_s"] = matmul_flops(device, dtype=torch.bfloat16)
+        r["flops_fraction_of_matmul_bf16"] = 3 * fwd * r["siamese_bf16_images_per_s"] / r["matmul_bf16_flops_per_s"]
 
     _, full_labels = load_split(raw, "train")
     t0 = time.perf_counter()
@@ -311,9 +407,28 @@ def main() -> None:
     naive_n = 60000 if args.quick else 60000 * 5
     r["naive_pairs_build_s_for_50_epochs"] = naive_pairs_s(full_labels, naive_n) * (50 * 60000 / naive_n)
 
-    r["peak_rss_mb"] = peak_rss_mb(6000 if args.quick else None, 1)
-    if args.quick:
-        notes["peak_rss_mb"] = "quick mode: 6000 training images, 1 epoch; full mode measures the default size"
+    r["peak_rss_mb_by_model"] = {m: stage_peak_rss_mb(m, args.quick) for m in MODELS}
+    r["peak_rss_mb"] = max(r["peak_rss_mb_by_model"].values())
+    notes["peak_rss_mb"] = ("the real train stage at the default data size, one epoch"
+                            + (" of 2048 items (quick)" if args.quick else "") + "; the largest of the three models")
+
+    # The default run, estimated: every model's default epoch at the measured images/s, 50 epochs,
+    # plus each epoch's embedding dumps and evaluation (measured at the default sizes) for 51 dumps.
+    p = Params()
+    default_images = {"cnn": 55_000, "siamese": 2 * 55_000, "triplet": 3 * p.triplet.per_epoch}
+    fixed = fixed_costs_s(device)
+    r.update(fixed)
+    per_epoch_fixed = 3 * (fixed["dump_s_per_epoch"] + fixed["evaluate_s_per_epoch"])
+    for key, suffix in (("default_run_estimate_s", ""), ("default_run_estimate_bf16_s", "_bf16")):
+        if all(f"{m}{suffix}_images_per_s" in r for m in MODELS):
+            train_s = sum(default_images[m] / r[f"{m}{suffix}_images_per_s"] for m in MODELS) * p.train.epochs
+            r[key] = train_s + (p.train.epochs + 1) * per_epoch_fixed
+        else:
+            r[key] = None
+    notes["default_run_estimate_s"] = (f"{p.train.epochs} epochs x (55 000 CNN images + 55 000 pairs + "
+                                       f"{p.triplet.per_epoch} triplets) at the measured images/s, plus "
+                                       f"{p.train.epochs + 1} x 3 embedding dumps and evaluations; download, "
+                                       "sampling and plots (seconds) not included")
     if args.skip_dvc:
         r["noop_repro_s"] = r["render_rerun_s"] = None
         notes["noop_repro_s"] = notes["render_rerun_s"] = "skipped (--skip-dvc)"
@@ -322,18 +437,26 @@ def main() -> None:
     r["bench_wall_s"] = time.perf_counter() - t_start
     r["notes"] = notes
 
-    rows = [("device", r["device"]), ("torch", r["torch_version"]), ("threads", r["threads"])]
-    for name in ("cnn", "siamese"):
-        rows += [(f"{name} images/s (project)", f"{r[f'{name}_images_per_s']:.0f}"),
-                 (f"{name} images/s (naive)", f"{r[f'naive_{name}_images_per_s']:.0f}"),
+    rows = [("device", r["device"]), ("cpu", f"{r['cpu']} ({' '.join(r['cpu_features'])})"),
+            ("torch", r["torch_version"]), ("threads", r["threads"])]
+    for name in MODELS:
+        rows += [(f"{name} images/s (project, fp32)", f"{r[f'{name}_images_per_s']:.0f}")]
+        if f"{name}_bf16_images_per_s" in r:
+            rows += [(f"{name} images/s (project, bf16)", f"{r[f'{name}_bf16_images_per_s']:.0f}")]
+        rows += [(f"{name} images/s (naive)", f"{r[f'naive_{name}_images_per_s']:.0f}"),
                  (f"speedup_vs_naive_{name}", f"{r[f'speedup_vs_naive_{name}']:.2f}x")]
-    for k in ("overhead_fraction", "siamese_cnn_epoch_ratio", "flops_fraction_of_matmul"):
-        rows.append((k, f"{r[k]:.3f}"))
+    for k in ("overhead_fraction", "compute_only_fraction", "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio",
+              "flops_fraction_of_matmul", "flops_fraction_of_matmul_bf16"):
+        if k in r:
+            rows.append((k, f"{r[k]:.3f}"))
+    rows.append(("bf16_speedup", "null" if r["bf16_speedup"] is None else f"{r['bf16_speedup']:.2f}x"))
+    for k in ("default_run_estimate_s", "default_run_estimate_bf16_s"):
+        rows.append((k, "null" if r[k] is None else f"{r[k]:.0f} ({r[k] / 60:.1f} min)"))
     rows += [("achieved train GFLOP/s", f"{achieved / 1e9:.1f}"),
              ("matmul GFLOP/s", f"{r['matmul_flops_per_s'] / 1e9:.1f}"),
              ("pairs_build_s (50 x 60000)", f"{r['pairs_build_s']:.2f}"),
              ("naive per-pair loop, 50 x 60000 (s)", f"{r['naive_pairs_build_s_for_50_epochs']:.1f}"),
-             ("peak_rss_mb (train stage)", f"{r['peak_rss_mb']:.0f}")]
+             ("peak_rss_mb (train stages)", ", ".join(f"{m} {v:.0f}" for m, v in r["peak_rss_mb_by_model"].items()))]
     for k in ("noop_repro_s", "render_rerun_s"):
         rows.append((k, "null" if r[k] is None else f"{r[k]:.2f}"))
     rows.append(("bench wall time (s)", f"{r['bench_wall_s']:.0f}"))

@@ -1,0 +1,38 @@
+"""The benchmark's building blocks run on a small slice (its figures are only meaningful in a real run)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks/bench.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_model_is_timed_and_the_data_path_apart(bench, raw_dir):
+    from siamese_mnist.data import load_split
+
+    images, labels = load_split(raw_dir, "train")
+    images, labels = images[:512], labels[:512]
+    cpu = torch.device("cpu")
+    for name in bench.MODELS:
+        assert bench.project_epoch_s(name, images, labels, cpu, 1) > 0
+        assert bench.data_path_s(name, images, labels, cpu, reps=1) > 0
+        assert bench.compute_only_s(name, 512, cpu) > 0
+    assert {"speedup_vs_naive_triplet", "triplet_cnn_epoch_ratio", "bf16_speedup", "default_run_estimate_s",
+            "cpu", "cpu_features"} <= set(bench.KEYS)
+
+
+def test_fixed_costs_are_measured_at_the_default_sizes(bench):
+    costs = bench.fixed_costs_s(torch.device("cpu"))
+    assert costs["dump_s_per_epoch"] > 0 and costs["evaluate_s_per_epoch"] > 0
