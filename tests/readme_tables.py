@@ -3,6 +3,8 @@
     python tests/readme_tables.py final       # final metrics of the default run
     python tests/readme_tables.py retrieval   # retrieval and one-shot, with the raw-pixel baseline
     python tests/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
+    python tests/readme_tables.py seeds       # the seeds report: final metrics over replicates
+    python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
 
 ``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands and
 requires the README to hold exactly that table: a figure edited by hand, or left behind by a new
@@ -73,7 +75,56 @@ def per_epoch(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"final": final, "retrieval": retrieval, "per-epoch": per_epoch}
+def _seeds(root: Path) -> dict:
+    return json.loads((root / "metrics/seeds.json").read_text())
+
+
+def _ci(s: dict, scale: float, digits: int, signed: bool = False) -> str:
+    """mean ± sd [95 % interval] of one report cell."""
+    f = f"{{:{'+' if signed else ''}.{digits}f}}"
+    text = f.format(scale * s["mean"])
+    if s.get("sd") is not None:
+        lo, hi = s["ci95"]
+        text += f" ± {scale * s['sd']:.{digits}f} [{f.format(scale * lo)}, {f.format(scale * hi)}]"
+    return text
+
+
+SEED_METRICS = (("logreg_acc", "logistic regression, %", 100, 2), ("val_logreg_acc", "logistic regression, validation, %", 100, 2),
+                ("knn_acc", "5-NN, %", 100, 2), ("map_at_r", "MAP@R, %", 100, 2), ("roc_auc", "verification ROC-AUC", 1, 4),
+                ("pair_acc", "pair acc. at the validation threshold, %", 100, 2),
+                ("oneshot_all_acc", "10-way one-shot, %", 100, 2))
+
+
+def seeds(root: Path = ROOT) -> str:
+    rep = _seeds(root)
+    rows = ["| metric (test, final epoch) | " + " | ".join(SHORT[m] for m in MODELS) + " |", "|---" * 4 + "|"]
+    for key, label, scale, digits in SEED_METRICS:
+        rows.append(f"| {label} | " + " | ".join(_ci(rep["final"][m][key], scale, digits) for m in MODELS) + " |")
+    return "\n".join(rows)
+
+
+def seed_diffs(root: Path = ROOT) -> str:
+    rep = _seeds(root)
+    diffs = [d for d in rep["paired"]]
+    names = [" − ".join(SHORT[m] for m in d.split(" - ")) for d in diffs]  # "siamese - cnn" -> "Siamese − CNN"
+    rows = ["| paired difference, same seed | " + " | ".join(names) + " |", "|---" * (len(diffs) + 1) + "|"]
+    for e in ("1", "2", "5", "10", "20", "50"):
+        for key, label in (("logreg_acc", "logistic regression"), ("val_logreg_acc", "logistic regression, validation")):
+            if e in rep["by_epoch"][key]:
+                rows.append(f"| {label}, epoch {e}, points | " +
+                            " | ".join(_ci(rep["by_epoch"][key][e][d], 100, 2, signed=True) for d in diffs) + " |")
+    for key, label, scale, digits in (("map_at_r", "MAP@R, epoch 50, points", 100, 2),
+                                      ("knn_acc", "5-NN, epoch 50, points", 100, 2),
+                                      ("roc_auc", "ROC-AUC, epoch 50", 1, 4)):
+        rows.append(f"| {label} | " + " | ".join(_ci(rep["paired"][d][key], scale, digits, signed=True) for d in diffs) + " |")
+    if "seconds_per_epoch" in rep:
+        ratios = [f"{d.split(' - ')[0]} / cnn" for d in diffs]
+        rows.append("| training seconds per epoch, ratio to the CNN's (same run) | " +
+                    " | ".join(_ci(rep["seconds_per_epoch"][r], 1, 2) for r in ratios) + " |")
+    return "\n".join(rows)
+
+
+TABLES = {"final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs}
 
 
 if __name__ == "__main__":
