@@ -45,3 +45,22 @@ def test_embeddings_of_other_dimensions_are_drawn_not_refused():
         png = comparison_grid([run], [0, 1], class_names("mnist"), 30, 1.0, 20)
         assert png.startswith(b"\x89PNG")
         assert Image.open(io.BytesIO(animation("triplet", test, labels, class_names("mnist"), 30, 1.0))).n_frames == 2
+
+
+def test_up_to_20_classes_get_a_legend_in_distinct_colours_beyond_that_a_note():
+    from siamese_mnist.plotting import class_colors, epoch_image, legend_note
+    from siamese_mnist.plotting import ModelRun
+
+    assert class_colors(10) == list(plt.get_cmap("tab10").colors)  # MNIST's pictures are unchanged
+    for n in (15, 20, 25):
+        assert len({tuple(c) for c in class_colors(n)}) == n
+    rng = np.random.default_rng(0)
+    for n, legend in ((20, True), (25, False)):
+        names = [f"class {i}" for i in range(n)]
+        fig, ax = plt.subplots()
+        _scatter(ax, rng.normal(size=(200, 2)), np.arange(200) % n, names, 1.0)
+        assert (ax.get_legend() is not None) == legend
+        plt.close(fig)
+    assert legend_note(["a"] * 20) == "" and legend_note(["a"] * 25) == " · 25 classes, no legend"
+    run = ModelRun("siamese", rng.normal(size=(1, 200, 2)), np.arange(200) % 25, {0: 0.5}, {})
+    assert epoch_image(run, 0, [f"c{i}" for i in range(25)], 30, 1.0).startswith(b"\x89PNG")
