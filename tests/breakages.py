@@ -89,7 +89,7 @@ BREAKAGES = [
              "if path.is_symlink() and not _inside(path, root):", "if False:", ("tests/test_folder.py",)),
     Breakage("data.root is not a dependency of the download stage", "dvc.yaml",
              "      - ${data.root}  # a folder dataset's images: adding, removing or editing one reruns the ingest\n", "",
-             ("tests/integration/test_folder.py", "-k", "end_to_end")),
+             ("tests/integration/test_folder_dataset.py", "-k", "end_to_end")),
     Breakage("augmentation shifts in black on a white page", "src/siamese_mnist/training.py",
              "(max_shift,) * 4, value=fill)", "(max_shift,) * 4)", ("tests/test_training.py",)),
     Breakage("seed report mixes in experiments with other params", "src/siamese_mnist/report.py",

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Do two revisions produce the same outputs, byte for byte, on the tiny MNIST config?
+#
+#   bash tests/same_outputs.sh REV_A REV_B [MNIST_MIRROR]
+#
+# Runs the real `dvc repro` of each revision's pipeline (tests/integration/conftest.py's tiny config,
+# one thread) in a scratch folder and compares the md5 of every output. Wall-clock files differ by
+# nature (dvclive/*/images_per_s.tsv, metrics/runtime/*.json). Use it before `dvc commit`-ing a
+# refactor whose outputs should not change. Needs the project's .venv.
+set -euo pipefail
+a=$1 b=$2 mirror=${3:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data/mnist}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+export DVC_NO_ANALYTICS=1 SIAMESE_MNIST_THREADS=1 TQDM_DISABLE=1
+for rev in "$a" "$b"; do
+  git -C "$root" worktree add -f -q "$work/wt-$rev" "$rev"
+  (cd "$work/wt-$rev" && "$root/.venv/bin/python" -c "
+import sys; from pathlib import Path; sys.path.insert(0, '.')
+from tests.integration.conftest import make_repo
+make_repo(Path('$work/run-$rev'), '$mirror').dvc('repro')")
+  (cd "$work/run-$rev" && find data models embeddings metrics plots dvclive -type f ! -path 'data/images/*' | sort \
+     | xargs md5sum) > "$work/md5-$rev.txt"
+  git -C "$root" worktree remove --force "$work/wt-$rev"
+done
+if diff "$work/md5-$a.txt" "$work/md5-$b.txt" | grep '^[<>]' | grep -v -e 'images_per_s.tsv' -e 'metrics/runtime/'; then
+  echo "outputs differ (above; besides wall-clock files)"; exit 1
+fi
+echo "same outputs: every file but the wall-clock ones is byte-identical ($(wc -l < "$work/md5-$a.txt") files)"
+rm -rf "$work"
