@@ -54,7 +54,7 @@ def test_corrupted_mirror_fails_cleanly(tmp_path, new_repo, mnist_dir, serve):
     assert proc.returncode != 0
     assert "could not download mnist" in proc.stderr and "t10k-labels-idx1-ubyte: sha256" in proc.stderr
     assert not (repo.path / "data/raw").exists()
-    assert not [p for p in (repo.path / "data").iterdir() if p.name not in (".gitignore", "params.ok")]
+    assert not [p for p in (repo.path / "data").iterdir() if p.name not in (".gitignore", "params.ok", "images")]
 
 
 def test_full_pipeline_outputs_and_metrics(pipeline_repo):
