@@ -72,9 +72,7 @@ def _config(name: str):
 
 def _index(name: str, labels: np.ndarray, epochs: int) -> dict:
     """The model's index file for ``epochs`` epochs of len(labels) items (triplets: one per image too)."""
-    cfg = _config(name)
-    if name == "triplet":
-        cfg = TripletConfig(batch_size=BATCH, per_epoch=len(labels))
+    cfg = TripletConfig(batch_size=BATCH, per_epoch=len(labels)) if name == "triplet" else _config(name)
     return MODEL_CLASSES[name].sample(labels, epochs, cfg, 0, np.arange(len(labels)))
 
 

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -46,7 +47,7 @@ class Scan:
 
     classes: list[str]
     files: dict[str, list[tuple[str, int]]]
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
 
 
 def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
@@ -83,22 +84,22 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def _class_files(class_dir: Path, root: Path, skipped: dict[str, int]) -> list[Path]:
+def _class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
     """Image files below one class folder (recursively, sorted), without following links out of ``root``."""
     found = []
     for dirpath, dirnames, filenames in os.walk(class_dir):  # does not descend into symlinked folders
         dirnames.sort()
         for d in dirnames:
             if (Path(dirpath) / d).is_symlink():
-                skipped["symlinked folder (not followed)"] = skipped.get("symlinked folder (not followed)", 0) + 1
+                skipped["symlinked folder (not followed)"] += 1
         for f in sorted(filenames):
             path = Path(dirpath) / f
             if path.is_symlink() and not _inside(path, root):
-                skipped["symlink leaving data.root"] = skipped.get("symlink leaving data.root", 0) + 1
+                skipped["symlink leaving data.root"] += 1
             elif f.startswith("."):
-                skipped["hidden file"] = skipped.get("hidden file", 0) + 1
+                skipped["hidden file"] += 1
             elif path.suffix.lower() not in IMAGE_EXTENSIONS:
-                skipped["not an image file"] = skipped.get("not an image file", 0) + 1
+                skipped["not an image file"] += 1
             else:
                 found.append(path)
     return found
@@ -114,17 +115,17 @@ def scan(root: str | Path) -> Scan:
         raise DatasetError(f"data.root: {given} has no train/ folder (expected {given}/train/<class name>/<images>)")
     if not (root / "test").is_dir():
         raise DatasetError(f"data.root: {given} has no test/ folder (expected {given}/test/<class name>/<images>)")
-    skipped: dict[str, int] = {}
+    skipped: Counter = Counter()
 
     def class_dirs(split: str) -> dict[str, Path]:
         out = {}
         for d in sorted((root / split).iterdir()):
             if d.is_symlink() and not _inside(d, root):
-                skipped["symlink leaving data.root"] = skipped.get("symlink leaving data.root", 0) + 1
+                skipped["symlink leaving data.root"] += 1
             elif d.is_dir() and not d.name.startswith("."):
                 out[d.name] = d
             else:
-                skipped["file outside a class folder"] = skipped.get("file outside a class folder", 0) + 1
+                skipped["file outside a class folder"] += 1
         return out
 
     train_dirs = class_dirs("train")
