@@ -112,7 +112,7 @@ class TrainConfig:
     epochs: int = 50
     eval_batch_size: int = 1024
     deterministic: bool = False  # GPU only: deterministic kernels, slower (CPU runs are deterministic anyway)
-    amp: bool | Literal["auto"] = False  # bfloat16 autocast: true, false, or auto = where the CPU/GPU runs it natively
+    amp: bool | Literal["auto"] = "auto"  # bfloat16 autocast: true, false, or auto = where the CPU/GPU runs it natively
 
     def validate(self) -> None:
         if self.epochs < 1:
