@@ -17,7 +17,7 @@ import _bootstrap  # noqa: F401
 import torch
 
 import siamese_mnist
-from siamese_mnist.checkpointing import EpochCheckpointer
+from siamese_mnist.checkpointing import EpochCheckpointer, package_files
 from siamese_mnist.config import MODELS, load_params
 from siamese_mnist.data import (background_level, check_dataset, load_class_names, load_splits, stratified_subset,
                                 training_pool)
@@ -72,8 +72,9 @@ def main() -> None:
 
     image_size = images.shape[-1]
     model = build_model(args.model, p.model, cfg, image_size, len(classes))
-    code = [Path(__file__), Path(siamese_mnist.__file__).parent]
-    ckpt = EpochCheckpointer(args.resume_point, args.model, p, inputs=[args.raw_dir, args.index, *code])
+    code = [Path(__file__), *package_files(siamese_mnist.__name__)]  # the modules this stage imported
+    ckpt = EpochCheckpointer(args.resume_point, args.model, p, inputs=[args.raw_dir, args.index, *code],
+                             precision="bf16" if amp else "fp32")
     state, resume = ckpt.restore(model)
     live = LiveHistory(args.model, args.live_dir)
     if state is not None:

@@ -109,3 +109,38 @@ def test_same_checkout_in_another_folder_has_the_same_key_and_resumes_from_the_s
     other = EpochCheckpointer("ck.pt", "siamese", params_from_dict({**SMALL, "seed": 1}), ["raw"],
                               env={"SIAMESE_MNIST_RESUME_DIR": str(shared)})
     assert other.path != keys[1].path  # another seed queued beside it never shares the file
+
+
+def test_resume_point_made_in_another_precision_is_not_resumed(tmp_path, inputs, caplog):
+    """train.amp: auto is bf16 on one CPU and fp32 on another: a shared resume folder must not mix them."""
+    p = params_from_dict({**SMALL, "train": {"amp": "auto"}})
+    bf16 = EpochCheckpointer(tmp_path / "ck.pt", "siamese", p, inputs, env={}, precision="bf16")
+    fp32 = EpochCheckpointer(tmp_path / "ck.pt", "siamese", p, inputs, env={}, precision="fp32")
+    assert bf16.tag != fp32.tag and bf16.config == fp32.config  # the model file records the params alone
+    model = fresh_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    bf16.save(TrainState(epoch=2, dumps={"test": [torch.zeros(3, 2).numpy()] * 3}), model, opt,
+              torch.optim.lr_scheduler.StepLR(opt, 1))
+    with caplog.at_level(logging.INFO):
+        assert fp32.restore(fresh_model()) == (None, None)
+    assert IGNORED.format(tmp_path / "ck.pt") in caplog.text
+    assert EpochCheckpointer(tmp_path / "ck.pt", "siamese", p, inputs, env={}, precision="bf16").restore(
+        fresh_model())[0].epoch == 2
+
+
+def test_the_train_stage_keys_its_resume_point_on_the_modules_it_imports_only():
+    """Editing a module the training stage never imports (the report, the plots) keeps its resume points."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'stages'); import train; "
+                          "from siamese_mnist.checkpointing import package_files; "
+                          "print('\\n'.join(p.name for p in package_files('siamese_mnist')))"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    import yaml
+
+    declared = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
+    assert set(out) == {Path(d).name for d in declared if d.startswith("src/siamese_mnist/")}  # what DVC hashes
+    assert "training.py" in out and "report.py" not in out and "plotting.py" not in out

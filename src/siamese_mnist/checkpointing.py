@@ -1,9 +1,10 @@
 """Per-epoch resume points that let an interrupted training stage continue exactly.
 
 A resume point lives outside DVC's outputs (an ignored folder), so every stage keeps DVC's run
-cache. It is keyed on everything the run's result depends on: the params it reads *and* the
-bytes of its inputs and code (data, index file, stage script, package). One made under any other
-key is ignored with one log line, never mixed into this run.
+cache. It is keyed on everything the run's result depends on: the params it reads, the precision
+``train.amp`` resolved to on this machine, *and* the bytes of its inputs and code (data, index file,
+stage script, the package modules the stage imported — the ones ``dvc.yaml`` lists as its deps). One
+made under any other key is ignored with one log line, never mixed into this run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -60,6 +62,15 @@ def files_digest(paths: Iterable[str | Path]) -> str:
     return h.hexdigest()
 
 
+def package_files(package: str) -> list[Path]:
+    """The source files of ``package``'s modules imported so far in this process: the code a stage runs.
+
+    Editing a module the stage never imports (the report, the plots) leaves its resume points valid.
+    """
+    return sorted(Path(m.__file__) for name, m in list(sys.modules.items())
+                  if (name == package or name.startswith(package + ".")) and getattr(m, "__file__", None))
+
+
 def resume_key(config: dict, inputs: Iterable[str | Path]) -> str:
     """One hash of a run's params and the content of its inputs and code."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode() + files_digest(inputs).encode()).hexdigest()
@@ -78,9 +89,10 @@ class EpochCheckpointer:
     """
 
     def __init__(self, path: str | Path, model_name: str, params: Params, inputs: Iterable[str | Path],
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, precision: str | None = None):
         self.config = training_config(model_name, params)
-        self.tag = resume_key(self.config, inputs)
+        # train.amp: auto is bfloat16 on one machine and fp32 on another: a shared folder must not mix them
+        self.tag = resume_key({**self.config, "precision": precision} if precision else self.config, inputs)
         folder = (os.environ if env is None else env).get(RESUME_DIR_ENV)
         self.path = Path(folder) / f"{model_name}-{self.tag[:20]}.pt" if folder else Path(path)
 
