@@ -42,8 +42,9 @@ from siamese_mnist.training import (Normalizer, _epoch_offsets, embed, shift_ima
 
 KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_triplet", "overhead_fraction",
         "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio", "flops_fraction_of_matmul", "bf16_speedup",
-        "default_run_estimate_s", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s",
-        "device", "cpu", "cpu_features", "torch_version"]
+        "default_run_estimate_s", "default_precision", "default_run_estimate_fp32_s",
+        "default_run_estimate_bf16_s", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s", "device",
+        "cpu", "cpu_features", "torch_version"]
 MODELS = ("cnn", "siamese", "triplet")
 PER_ITEM = {"cnn": 1, "siamese": 2, "triplet": 3}  # images per training item
 MODEL = ModelConfig()  # the default architecture
@@ -417,16 +418,23 @@ def main() -> None:
     fixed = fixed_costs_s(device)
     r.update(fixed)
     per_epoch_fixed = 3 * (fixed["dump_s_per_epoch"] + fixed["evaluate_s_per_epoch"])
-    for key, suffix in (("default_run_estimate_s", ""), ("default_run_estimate_bf16_s", "_bf16")):
+    for key, suffix in (("default_run_estimate_fp32_s", ""), ("default_run_estimate_bf16_s", "_bf16")):
         if all(f"{m}{suffix}_images_per_s" in r for m in MODELS):
             train_s = sum(default_images[m] / r[f"{m}{suffix}_images_per_s"] for m in MODELS) * p.train.epochs
             r[key] = train_s + (p.train.epochs + 1) * per_epoch_fixed
         else:
             r[key] = None
-    notes["default_run_estimate_s"] = (f"{p.train.epochs} epochs x (55 000 CNN images + 55 000 pairs + "
+    # The default run trains in the precision train.amp's default (Params() = params.yaml, tested)
+    # resolves to on this device; both estimates stay in the JSON.
+    r["default_precision"] = "bf16" if (bf16 if p.train.amp == "auto" else p.train.amp) else "fp32"
+    r["default_run_estimate_s"] = r[f"default_run_estimate_{r['default_precision']}_s"]
+    notes["default_run_estimate_s"] = (f"in {r['default_precision']} (train.amp: {p.train.amp} on this device): "
+                                       f"{p.train.epochs} epochs x (55 000 CNN images + 55 000 pairs + "
                                        f"{p.triplet.per_epoch} triplets) at the measured images/s, plus "
                                        f"{p.train.epochs + 1} x 3 embedding dumps and evaluations; download, "
                                        "sampling and plots (seconds) not included")
+    if r["default_run_estimate_s"] is None:
+        notes["default_run_estimate_s"] += "; null: bf16 was not timed, this device does not run it natively"
     if args.skip_dvc:
         r["noop_repro_s"] = r["render_rerun_s"] = None
         notes["noop_repro_s"] = notes["render_rerun_s"] = "skipped (--skip-dvc)"
@@ -448,7 +456,8 @@ def main() -> None:
         if k in r:
             rows.append((k, f"{r[k]:.3f}"))
     rows.append(("bf16_speedup", "null" if r["bf16_speedup"] is None else f"{r['bf16_speedup']:.2f}x"))
-    for k in ("default_run_estimate_s", "default_run_estimate_bf16_s"):
+    rows.append(("default precision (train.amp default)", r["default_precision"]))
+    for k in ("default_run_estimate_s", "default_run_estimate_fp32_s", "default_run_estimate_bf16_s"):
         rows.append((k, "null" if r[k] is None else f"{r[k]:.0f} ({r[k] / 60:.1f} min)"))
     rows += [("achieved train GFLOP/s", f"{achieved / 1e9:.1f}"),
              ("matmul GFLOP/s", f"{r['matmul_flops_per_s'] / 1e9:.1f}"),

@@ -4,7 +4,9 @@
 
 For each model: validation (what may decide a default) and test (reported only) logistic-regression
 accuracy and MAP@R of REV's `plots/eval/<model>.csv` minus the workspace's, and that difference divided by
-the sample standard deviation over seeds in `metrics/seeds.json`.
+the sample standard deviation over seeds in `metrics/seeds.json`. Written when the committed default was
+fp32 (REV = a bf16 experiment); with `train.amp: auto` the committed run is itself bf16 on a CPU with
+AVX-512 BF16 or AMX, so there REV is a `-S train.amp=false` experiment and the signs flip.
 """
 
 import io

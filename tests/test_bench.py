@@ -30,7 +30,7 @@ def test_every_model_is_timed_and_the_data_path_apart(bench, raw_dir):
         assert bench.data_path_s(name, images, labels, cpu, reps=1) > 0
         assert bench.compute_only_s(name, 512, cpu) > 0
     assert {"speedup_vs_naive_triplet", "triplet_cnn_epoch_ratio", "bf16_speedup", "default_run_estimate_s",
-            "cpu", "cpu_features"} <= set(bench.KEYS)
+            "default_precision", "cpu", "cpu_features"} <= set(bench.KEYS)
 
 
 def test_fixed_costs_are_measured_at_the_default_sizes(bench):
