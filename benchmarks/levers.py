@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--batches", default="128,256,512,1024")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of the embedding network")
     args = ap.parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # per-epoch bars would bury the table
     bench = load_bench()
     import torch
 
