@@ -15,7 +15,6 @@ hyperparameter: a faster batch size changes results and would have to be chosen 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import os
 import statistics
@@ -26,14 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks/bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=6000, help="pairs per timed epoch")
@@ -42,7 +33,9 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile of the embedding network")
     args = ap.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")  # per-epoch bars would bury the table
-    bench = load_bench()
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench  # its training-step timer and settings: one definition of both
+
     import torch
 
     from siamese_mnist.data import load_split
