@@ -12,7 +12,7 @@ from siamese_mnist.models import build_model
 from siamese_mnist.data import training_pool
 from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, shift_images, to_device_images, train
+from siamese_mnist.training import Normalizer, embed, shift_images, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -162,3 +162,22 @@ def test_cnn_epoch_items_are_the_pool_only_in_a_fresh_order_each_epoch():
     assert items.shape == (3, 7, 1) and items.dtype == np.int32
     assert all(sorted(items[e, :, 0].tolist()) == pool.tolist() for e in range(3))
     assert items[0].tobytes() != items[1].tobytes()
+
+
+def test_embed_in_batches_equals_one_eval_pass_and_restores_train_mode():
+    # 7 images in batches of 3 (3 + 3 + 1): every row lands in its own place, batch-norm uses its running
+    # statistics (eval mode) and the model is back in train mode afterwards.
+    seed_everything(0)
+    model = build_model("siamese", CFG)
+    images = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8)
+    norm = Normalizer.fit(images.numpy())
+    model.train()
+    out = embed(model, images, norm, batch_size=3)
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        expected = model.embed(norm(images)).numpy()
+    assert out.dtype == np.float32 and out.shape == (7, 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="no images"):
+        embed(model, images[:0], norm, batch_size=3)

@@ -79,12 +79,24 @@ def draw_offsets(n: int, max_shift: int, gen: torch.Generator) -> torch.Tensor:
 
 @torch.inference_mode()
 def embed(model: nn.Module, images: torch.Tensor, norm: Normalizer, batch_size: int) -> np.ndarray:
-    """(N, 1, 28, 28) uint8 on the model's device -> (N, D) float32 numpy embeddings."""
+    """(N, 1, 28, 28) uint8 on the model's device -> (N, D) float32 numpy embeddings.
+
+    The output is allocated once, at the first batch, and filled in place: keeping per-batch tensors in a
+    list between the big short-lived activation buffers fragmented the heap and grew the stage's peak
+    memory by up to 850 MB over a run's dumps (benchmarks/results/rss-phases-siamese-2026-11-29.txt).
+    """
     was_training = model.training
     model.eval()
-    out = [model.embed(norm(images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
+    out = None
+    for i in range(0, len(images), batch_size):
+        batch = model.embed(norm(images[i:i + batch_size])).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(images), batch.shape[1]), dtype=np.float32)
+        out[i:i + len(batch)] = batch
     model.train(was_training)
-    return torch.cat(out).float().cpu().numpy()
+    if out is None:
+        raise ValueError("embed: no images to embed")
+    return out
 
 
 @dataclass
