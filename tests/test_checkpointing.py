@@ -128,19 +128,42 @@ def test_resume_point_made_in_another_precision_is_not_resumed(tmp_path, inputs,
         fresh_model())[0].epoch == 2
 
 
-def test_the_train_stage_keys_its_resume_point_on_the_modules_it_imports_only():
-    """Editing a module the training stage never imports (the report, the plots) keeps its resume points."""
+def test_the_train_stage_keys_its_resume_point_on_the_modules_it_imports_only(raw_dir, tmp_path):
+    """Editing a module the training stage never imports (the report, the plots) keeps its resume points.
+
+    Runs the real ``stages/train.py`` (tiny data) up to the point where it builds its checkpointer, which a
+    stand-in replaces to print the code files among the inputs the resume key hashes."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'stages'); import train; "
-                          "from siamese_mnist.checkpointing import package_files; "
-                          "print('\\n'.join(p.name for p in package_files('siamese_mnist')))"],
-                         cwd=root, capture_output=True, text=True, check=True).stdout.split()
     import yaml
 
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"].update(train_limit=2000, test_limit=500, val_size=200, fit_samples=200)
+    params["train"]["epochs"], params["render"]["epochs"] = 1, [0, 1]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run([sys.executable, "stages/sample.py", "cnn", str(raw_dir), str(tmp_path / "index.npz"),
+                    "--params", str(tmp_path / "params.yaml")], cwd=root, check=True, capture_output=True)
+    child = f"""
+import runpy, sys
+from pathlib import Path
+import siamese_mnist.checkpointing as ck
+def stand_in(*args, inputs, **kwargs):
+    print("\\n".join(Path(p).name for p in inputs if str(p).endswith(".py")))
+    raise SystemExit(0)
+ck.EpochCheckpointer = stand_in
+sys.argv = ["stages/train.py", "cnn", {str(raw_dir)!r}, {str(tmp_path / "index.npz")!r},
+            "--params", {str(tmp_path / "params.yaml")!r}, "--model-out", "m", "--embeddings-out", "e",
+            "--live-dir", "l", "--runtime-out", "r", "--resume-point", "c"]
+sys.path.insert(0, "stages")
+runpy.run_path("stages/train.py", run_name="__main__")
+"""
+    out = subprocess.run([sys.executable, "-c", child], cwd=root, capture_output=True, text=True, check=True,
+                         env={**os.environ, "TQDM_DISABLE": "1"}).stdout.split()
     declared = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
-    assert set(out) == {Path(d).name for d in declared if d.startswith("src/siamese_mnist/")}  # what DVC hashes
+    assert "train.py" in out  # the stage script itself
+    assert set(out) - {"train.py"} == {Path(d).name for d in declared if d.startswith("src/siamese_mnist/")}
     assert "training.py" in out and "report.py" not in out and "plotting.py" not in out
