@@ -25,14 +25,15 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from siamese_mnist.report import RepoReader, find_runs, interval  # noqa: E402
+from siamese_mnist.config import MODELS  # noqa: E402
+from siamese_mnist.report import RepoReader, ReportError, find_runs, interval  # noqa: E402
 
 METRICS = ("val_logreg_acc", "val_map_at_r", "logreg_acc", "map_at_r")
 
 
 def one_rev(rev: str) -> None:
     seeds = json.load(open("metrics/seeds.json"))
-    for m in ("cnn", "siamese", "triplet"):
+    for m in MODELS:
         shown = subprocess.run(["git", "show", f"{rev}:plots/eval/{m}.csv"], capture_output=True, text=True, check=True)
         other, base = pd.read_csv(io.StringIO(shown.stdout)).iloc[-1], pd.read_csv(f"plots/eval/{m}.csv").iloc[-1]
         print(m)
@@ -46,6 +47,8 @@ def paired_over_seeds(fp32: list[str], bf16: list[str]) -> str:
     reader = RepoReader(".")
     try:
         a, b = ({r.seed: r for r in find_runs(reader, revs)} for revs in (fp32, bf16))
+    except ReportError as exc:
+        sys.exit(f"bf16_vs_fp32: {exc}")
     finally:
         reader.close()
     if sorted(a) != sorted(b):
@@ -55,7 +58,7 @@ def paired_over_seeds(fp32: list[str], bf16: list[str]) -> str:
              "mean ± sd [95 % t-interval] (per seed)",
              f"fp32: {' '.join(a[s].name for s in seeds)}; bf16: {' '.join(b[s].name for s in seeds)}", "",
              "| model | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
-    for m in ("cnn", "siamese", "triplet"):
+    for m in MODELS:
         cells = []
         for k in METRICS:
             d = [100 * (float(b[s].tables[m][k].iloc[-1]) - float(a[s].tables[m][k].iloc[-1])) for s in seeds]
