@@ -37,8 +37,8 @@ from siamese_mnist.models import MODEL_CLASSES, build_model  # noqa: E402
 from siamese_mnist.pairs import make_epoch_pairs, make_test_pairs  # noqa: E402
 from siamese_mnist.runtime import (cpu_features, cpu_name, native_bf16, resolve_device, set_threads,  # noqa: E402
                                    tune_malloc)
-from siamese_mnist.training import (Normalizer, _epoch_offsets, embed, shift_images, to_device_images,  # noqa: E402
-                                    train)
+from siamese_mnist.training import (Normalizer, Schedule, TrainingData, _epoch_offsets, embed,  # noqa: E402
+                                    shift_images, to_device_images, train)
 
 KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_triplet", "overhead_fraction",
         "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio", "flops_fraction_of_matmul", "bf16_speedup",
@@ -84,8 +84,8 @@ def project_epoch_s(name: str, images: np.ndarray, labels: np.ndarray, device: t
     x, y = to_device_images(images, device), torch.from_numpy(labels).to(device)
     cfg = _config(name)
     index = _index(name, labels, epochs)
-    state = train(name, build_model(name, MODEL, cfg), x, y, cfg, epochs, 0, Normalizer.fit(images), {}, 4096,
-                  items=index["items"], targets=index.get("targets"), amp=amp)
+    data = TrainingData(x, y, index["items"], index.get("targets"), Normalizer.fit(images), {})
+    state = train(name, build_model(name, MODEL, cfg), data, cfg, Schedule(epochs, 0, 4096, amp))
     return statistics.median(h["seconds"] for h in state.history[1:] or state.history)
 
 

@@ -1,14 +1,13 @@
 """Stage `animate`: per model, a GIF of the test embeddings at every epoch on fixed axes."""
 
 import argparse
-import shutil
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import MODELS, load_params
 from siamese_mnist.data import load_class_names
-from siamese_mnist.io import load_npz, write_bytes
+from siamese_mnist.io import atomic_folder, load_npz, write_bytes
 from siamese_mnist.plotting import animation
 from siamese_mnist.runtime import run_stage
 
@@ -23,15 +22,11 @@ def main() -> None:
     args = ap.parse_args()
     p = load_params(args.params)
     names = load_class_names(args.raw_dir, p.data.dataset)
-    out = Path(args.out_dir)
-    tmp = out.with_name(f".{out.name}.tmp")  # built beside the output folder, then swapped in whole
-    shutil.rmtree(tmp, ignore_errors=True)
-    for name in args.model:
-        emb = load_npz(Path(args.embeddings_dir) / f"{name}.npz")
-        write_bytes(tmp / f"{name}.gif", animation(name, emb["test"], emb["test_labels"], names,
-                                                    p.render.dpi, p.render.point_size, p.render.frame_ms))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(args.out_dir) as tmp:
+        for name in args.model:
+            emb = load_npz(Path(args.embeddings_dir) / f"{name}.npz")
+            write_bytes(tmp / f"{name}.gif", animation(name, emb["test"], emb["test_labels"], names,
+                                                        p.render.dpi, p.render.point_size, p.render.frame_ms))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
 """Stage `render`: the comparison grid (rows = epochs, columns = models) and one image per model and epoch."""
 
 import argparse
-import shutil
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import MODELS, ParamsError, load_params
 from siamese_mnist.data import load_class_names
-from siamese_mnist.io import load_npz, read_json, write_bytes
+from siamese_mnist.io import atomic_folder, load_npz, read_json, write_bytes
 from siamese_mnist.plotting import ModelRun, comparison_grid, write_epoch_images
 from siamese_mnist.runtime import run_stage
 
@@ -39,13 +38,8 @@ def main() -> None:
     epochs = list(p.render.epochs)
     write_bytes(args.grid_out, comparison_grid(runs, epochs, names, p.render.dpi, p.render.point_size,
                                                p.render.grid_resolution))
-    # Build the per-epoch images beside the output folder, then swap it in whole.
-    out = Path(args.epochs_dir)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_epoch_images(tmp, runs, epochs, names, p.render.dpi, p.render.point_size)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(args.epochs_dir) as tmp:
+        write_epoch_images(tmp, runs, epochs, names, p.render.dpi, p.render.point_size)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def main() -> None:
     (_, labels), _ = load_train_val(args.raw_dir, p.data.train_limit, p.data.val_size, p.seed)
     t0 = time.perf_counter()
     pool = training_pool(labels, p.data.holdout_classes)
-    arrays = MODEL_CLASSES[args.model].sample(labels, p.train.epochs, p.optim(args.model), p.seed, pool)
+    arrays = MODEL_CLASSES[args.model].sample(labels, p.train.epochs, p.section(args.model), p.seed, pool)
     log.info("%s: drew %s items in %.2f s", args.model, "x".join(map(str, arrays["items"].shape)),
              time.perf_counter() - t0)
     write_npz(args.out, **arrays)

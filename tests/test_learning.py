@@ -25,7 +25,7 @@ from siamese_mnist.io import save_checkpoint
 from siamese_mnist.models import build_model
 from siamese_mnist.pairs import make_test_pairs
 from siamese_mnist.runtime import seed_everything
-from siamese_mnist.training import Normalizer, to_device_images, train
+from siamese_mnist.training import Normalizer, Schedule, TrainingData, to_device_images, train
 from test_compare import compare  # the same command-line runner as the compare tests
 
 MODEL = ModelConfig(conv_channels=(8, 16), hidden=64, embedding_dim=2)
@@ -64,9 +64,9 @@ def short_run(split, name: str):
     cpu = torch.device("cpu")
     x = to_device_images(images, cpu)
     fit_idx = np.arange(0, len(images), 2)  # 2 000 training images for the probe
-    state = train(name, model, x, torch.from_numpy(labels), section, EPOCHS, 0, norm,
-                  {"fit": x[torch.from_numpy(fit_idx)], "val": to_device_images(val_images, cpu)}, 1024,
-                  items=arrays["items"], targets=arrays.get("targets"))
+    data = TrainingData(x, torch.from_numpy(labels), arrays["items"], arrays.get("targets"), norm,
+                        {"fit": x[torch.from_numpy(fit_idx)], "val": to_device_images(val_images, cpu)})
+    state = train(name, model, data, section, Schedule(EPOCHS, 0, 1024))
     accs = [fit_logreg(state.dumps["fit"][e], labels[fit_idx], 1.0).score(state.dumps["val"][e], val_labels)
             for e in range(EPOCHS + 1)]
     return model, norm, state, accs

@@ -12,7 +12,7 @@ from siamese_mnist.models import build_model
 from siamese_mnist.data import training_pool
 from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, embed, shift_images, to_device_images, train
+from siamese_mnist.training import Normalizer, Schedule, TrainingData, embed, shift_images, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -108,8 +108,8 @@ def _tiny_run(raw_dir, name, holdout=(), amp=False):
     seen = []
     loss = model.loss
     model.loss = lambda out, lab, tgt: (seen.append(lab.clone()), loss(out, lab, tgt))[1]
-    state = train(name, model, x, y, cfg, 2, 0, norm, {"test": to_device_images(test_images, torch.device("cpu"))},
-                  256, items=items, targets=targets, amp=amp)
+    data = TrainingData(x, y, items, targets, norm, {"test": to_device_images(test_images, torch.device("cpu"))})
+    state = train(name, model, data, cfg, Schedule(2, 0, 256, amp))
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     return hashlib.sha256(buf.getvalue()).hexdigest(), state, torch.cat(seen)

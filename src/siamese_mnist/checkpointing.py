@@ -22,7 +22,9 @@ from torch import nn
 
 from .config import Params, to_dict
 from .io import load_checkpoint, save_checkpoint
-from .training import TrainState
+from .live import LiveHistory
+from .models import EmbeddingModel, build_model
+from .training import Schedule, TrainingData, TrainState, train
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,18 @@ def training_config(model_name: str, p: Params) -> dict:
     """
     data = {k: v for k, v in to_dict(p.data).items() if k not in ("root", "image_size")}
     return {"model_name": model_name, "seed": p.seed, "data": data, "model": to_dict(p.model),
-            "train": to_dict(p.train), model_name: to_dict(p.optim(model_name))}
+            "train": to_dict(p.train), model_name: to_dict(p.section(model_name))}
+
+
+def model_record(model_name: str, model: nn.Module, config: dict, data, dataset: str) -> dict:
+    """What ``models/<model>.pt`` holds: the weights, the params they were trained with and the input normaliser.
+
+    A folder model also records its input size and class names (compare resizes to it and names classes);
+    without them a checkpoint is MNIST-format: 28x28, the dataset's own class names. ``data``: TrainingData.
+    """
+    inputs = {"input": {"image_size": data.image_size, "classes": data.classes}} if dataset == "folder" else {}
+    return {"model": model_name, "state_dict": model.cpu().state_dict(), "config": config,
+            "normalizer": [data.norm.mean, data.norm.std], **inputs}
 
 
 def _name(path: Path) -> str:
@@ -120,3 +133,18 @@ class EpochCheckpointer:
     def finish(self) -> None:
         """Remove the resume point once the final outputs are written (DVC's cache holds the result)."""
         self.path.unlink(missing_ok=True)
+
+
+def train_resumably(name: str, p: Params, data: TrainingData, amp: bool, resume_point: str, live_dir: str,
+                    inputs: list) -> tuple[EmbeddingModel, TrainState, EpochCheckpointer]:
+    """Build and train model ``name``, resuming from ``resume_point`` when it matches this run (keyed on ``p``,
+    the precision and the bytes of ``inputs``: data, index file, code) and saving one after every epoch;
+    its per-epoch curves go to ``live_dir``. The caller removes the resume point (``finish``) once its outputs are written."""
+    model = build_model(name, p.model, p.section(name), data.image_size, len(data.classes))
+    ckpt = EpochCheckpointer(resume_point, name, p, inputs=inputs, precision="bf16" if amp else "fp32")
+    state, resume = ckpt.restore(model)
+    live = LiveHistory(name, live_dir, replay=state)
+    state = train(name, model, data, p.section(name), Schedule(p.train.epochs, p.seed, p.train.eval_batch_size, amp),
+                  state, resume, on_epoch_end=[live.on_epoch_end, ckpt.save])
+    live.end()
+    return model, state, ckpt

@@ -150,15 +150,14 @@ class CnnConfig(OptimConfig):
 class SiameseConfig(OptimConfig):
     margin: float = 1.0
     shift: int = 3
-    per_epoch: int | None = None  # pairs per epoch; None = one per training image
+    per_epoch: int | float | None = None  # pairs per epoch (int), images per training image (float), None = 2.0
     positive_fraction: float = 0.5
 
     def validate(self, section: str) -> None:
         super().validate(section)
         if not self.margin > 0:
             raise ParamsError(f"{section}.margin: {self.margin} is out of range; allowed > 0")
-        if self.per_epoch is not None and self.per_epoch < 2:
-            raise ParamsError(f"{section}.per_epoch: {self.per_epoch} is out of range; allowed >= 2 or null")
+        _check_per_epoch(section, self.per_epoch, 2)
         if not 0.0 < self.positive_fraction < 1.0:
             raise ParamsError(f"{section}.positive_fraction: {self.positive_fraction} is out of range; allowed (0, 1)")
 
@@ -168,14 +167,22 @@ class TripletConfig(OptimConfig):
     margin: float = 1.0
     mining: Literal["none", "semihard", "hardest"] = "none"  # online negative mining within each batch
     shift: int = 3
-    per_epoch: int | None = 40_000  # triplets per epoch; None = one per training image; 40 000 = the Siamese budget
+    per_epoch: int | float | None = 40_000  # triplets (int), images per training image (float), None = 3.0
 
     def validate(self, section: str) -> None:
         super().validate(section)
         if not self.margin > 0:
             raise ParamsError(f"{section}.margin: {self.margin} is out of range; allowed > 0")
-        if self.per_epoch is not None and self.per_epoch < 1:
-            raise ParamsError(f"{section}.per_epoch: {self.per_epoch} is out of range; allowed >= 1 or null")
+        _check_per_epoch(section, self.per_epoch, 1)
+
+
+def _check_per_epoch(section: str, per_epoch: int | float | None, least: int) -> None:
+    """An item count (int >= ``least``), images through the tower per training image (float in (0, 100]), or null."""
+    if isinstance(per_epoch, float) and not 0.0 < per_epoch <= 100.0:
+        raise ParamsError(f"{section}.per_epoch: {per_epoch} is out of range; a float (images per training image) "
+                          f"must lie in (0, 100]")
+    if isinstance(per_epoch, int) and per_epoch < least:
+        raise ParamsError(f"{section}.per_epoch: {per_epoch} is out of range; allowed >= {least}, a float, or null")
 
 
 @dataclass(frozen=True)
@@ -246,17 +253,20 @@ class Params:
         self.model.validate()
         self.train.validate()
         for name in MODELS:
-            self.optim(name).validate(name)
+            self.section(name).validate(name)
         self.evaluate.validate()
         self.render.validate()
         too_late = [e for e in self.render.epochs if e > self.train.epochs]
         if too_late:
             raise ParamsError(f"render.epochs: epoch {too_late[0]} is beyond train.epochs={self.train.epochs}")
 
-    def optim(self, model: str) -> OptimConfig:
+    def section(self, model: str) -> OptimConfig:
+        """The params section of ``model`` (``cnn``, ``siamese``, ``triplet``)."""
         if model not in MODELS:
             raise ParamsError(f"model {model!r} is unknown; known: {', '.join(MODELS)}")
         return getattr(self, model)
+
+    optim = section  # TEMP alias
 
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:

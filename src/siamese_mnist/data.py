@@ -11,8 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -23,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .config import ParamsError
+from .io import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +203,9 @@ def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: flo
             log.warning("source failed: %s", exc)
             failures.append(f"{source}: {exc}")
             continue
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-        try:
+        with atomic_folder(out_dir) as tmp:
             for name, raw in files.items():
                 (tmp / name).write_bytes(raw)
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            tmp.rename(out_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         log.info("%s verified from %s", dataset, source)
         return
     raise DataError(f"could not download {dataset}; every source failed:\n  " + "\n  ".join(failures))

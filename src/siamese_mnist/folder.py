@@ -6,9 +6,9 @@ Layout (torchvision's ``ImageFolder``, one folder per class, class names sorted)
     <root>/test/<class name>/*              required; only classes that train/ has
     <root>/val/<class name>/*               optional; without it validation is carved from train/
 
-Every image is read with Pillow, converted to 8-bit grayscale, padded to a square with the median of
-its border pixels (so the aspect ratio is kept and the padding matches the background) and resized to
-``image_size``. The result is the same IDX files the MNIST download writes (``train-``, ``t10k-`` and
+Every image is read with Pillow, converted to 8-bit grayscale (16-bit images scaled, transparent
+pixels made black), padded to a square with the median of its border pixels (so the aspect ratio is
+kept and the padding matches the background) and resized to ``image_size``. The result is the same IDX files the MNIST download writes (``train-``, ``t10k-`` and
 ``val-images/labels``), plus ``classes.json`` and ``manifest.csv`` (split, relative path, class,
 sha256 of the file's bytes). Files without an image extension are skipped and counted; symlinks that
 lead outside ``root`` are not followed.
@@ -22,8 +22,6 @@ import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .data import DatasetError, idx_bytes
+from .io import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,18 @@ class Scan:
     skipped: Counter = field(default_factory=Counter)  # reason -> count
 
 
+def gray_pixels(im) -> np.ndarray:
+    """Any Pillow image -> (H, W) uint8: 16-bit levels scaled to 8 bits (convert("L") would clip them at 255)."""
+    if im.mode == "I" or im.mode.startswith("I;16"):  # "I" is how Pillow opens 16-bit PGM/PPM and 32-bit TIFF
+        return np.rint(np.asarray(im, dtype=np.float64).clip(0, 65535) * 255 / 65535).astype(np.uint8)
+    if "A" in im.getbands():
+        # Composited on black: transparent means "no ink", the background of MNIST's white-on-black digits.
+        rgba = im.convert("RGBA")
+        gray, alpha = np.asarray(rgba.convert("L"), np.float64), np.asarray(rgba.getchannel("A"), np.float64)
+        return np.rint(gray * alpha / 255).astype(np.uint8)
+    return np.asarray(im.convert("L"))
+
+
 def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
     """Image file bytes -> (size, size) uint8 grayscale: padded square with its border median, resized."""
     from PIL import Image, UnidentifiedImageError
@@ -59,10 +70,10 @@ def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
-            gray = im.convert("L")
+            pixels = gray_pixels(im)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(f"{name}: not a readable image ({exc})") from None
-    pixels = np.asarray(gray)
+    gray = Image.fromarray(pixels)
     h, w = pixels.shape
     if h != w:
         border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
@@ -179,20 +190,13 @@ def ingest(root: str | Path, out_dir: str | Path, image_size: int,
                 manifest.append((split, rel, found.classes[label], hashlib.sha256(data).hexdigest()))
                 bar.update()
             arrays[split] = (images, np.array([label for _, label in rows], dtype=np.uint8))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         for split, (images, labels) in arrays.items():
             (tmp / f"{SPLITS[split]}-images-idx3-ubyte").write_bytes(idx_bytes(images))
             (tmp / f"{SPLITS[split]}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
         (tmp / "classes.json").write_text(json.dumps(found.classes, indent=1, ensure_ascii=False) + "\n")
         with open(tmp / "manifest.csv", "w", newline="") as fh:
             csv.writer(fh, lineterminator="\n").writerows(manifest)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("ingested %s: %d classes, %s images of %dx%d", root, len(found.classes),
              ", ".join(f"{s} {len(r)}" for s, r in found.files.items()), image_size, image_size)
     return found

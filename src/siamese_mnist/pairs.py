@@ -96,24 +96,36 @@ def make_epoch_singles(labels: np.ndarray, epochs: int, seed: int,
                      for e in range(1, epochs + 1)]).astype(np.int32)[:, :, None]
 
 
-def make_epoch_pairs(labels: np.ndarray, epochs: int, per_epoch: int | None, positive_fraction: float,
+def items_per_epoch(per_epoch: int | float | None, pool_size: int, images_per_item: int) -> int:
+    """How many items an epoch draws: ``per_epoch`` as a count (int), one per training image (None), or as
+    images through the tower per training image (float: 2.0 = N pairs or round(2N / 3) triplets for N images),
+    the rule that keeps the models' budgets in proportion at any data size."""
+    if per_epoch is None:
+        return pool_size
+    if isinstance(per_epoch, float):
+        return max(1, round(per_epoch * pool_size / images_per_item))
+    return per_epoch
+
+
+def make_epoch_pairs(labels: np.ndarray, epochs: int, per_epoch: int | float | None, positive_fraction: float,
                      seed: int, pool: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, P, 2) int32 pair indices and (epochs, P) uint8 flags; row e-1 holds epoch e.
 
-    Only images in ``pool`` (default: all) appear; P defaults to the pool's size.
+    Only images in ``pool`` (default: all) appear; P = :func:`items_per_epoch` (default: the pool's size).
     """
     pool = _pool(labels, pool)
-    per_epoch = len(pool) if per_epoch is None else per_epoch
+    per_epoch = items_per_epoch(per_epoch, len(pool), 2)
     drawn = [draw_pairs(labels[pool], per_epoch, positive_fraction, np.random.default_rng([seed, e]))
              for e in range(1, epochs + 1)]
     return pool[np.stack([p for p, _ in drawn])].astype(np.int32), np.stack([s for _, s in drawn])
 
 
-def make_epoch_triplets(labels: np.ndarray, epochs: int, per_epoch: int | None, seed: int,
+def make_epoch_triplets(labels: np.ndarray, epochs: int, per_epoch: int | float | None, seed: int,
                         pool: np.ndarray | None = None) -> np.ndarray:
-    """(epochs, T, 3) int32 triplet indices; row e-1 holds epoch e. Only images in ``pool`` appear."""
+    """(epochs, T, 3) int32 triplet indices; row e-1 holds epoch e. Only images in ``pool`` appear;
+    T = :func:`items_per_epoch`."""
     pool = _pool(labels, pool)
-    per_epoch = len(pool) if per_epoch is None else per_epoch
+    per_epoch = items_per_epoch(per_epoch, len(pool), 3)
     drawn = [draw_triplets(labels[pool], per_epoch, np.random.default_rng([seed, e]))
              for e in range(1, epochs + 1)]
     return pool[np.stack(drawn)].astype(np.int32)

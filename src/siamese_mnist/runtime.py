@@ -21,8 +21,13 @@ class DeviceError(RuntimeError):
     """A configured device that does not exist or is not available here."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what it left behind in one line (e.g. the epoch a rerun resumes after)."""
+
+
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2."""
+    """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2;
+    Ctrl-C exits with one line, status 130."""
     from .config import ParamsError
     from .data import DataError, DatasetError
     from .io import UnsafeCheckpointError
@@ -38,6 +43,23 @@ def run_stage(main: Callable[[], None]) -> None:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt as exc:
+        # Every output is written atomically, so nothing is half-written; leave at once, skipping the
+        # interpreter's teardown (imported libraries print "Exception ignored" blocks when it is interrupted).
+        print(str(exc) or "interrupted; nothing was written, `dvc repro` runs this stage again", file=sys.stderr,
+              flush=True)
+        sys.stdout.flush()
+        os._exit(130)
+
+
+def setup_machine(amp: bool | str, deterministic: bool) -> tuple[torch.device, int, bool]:
+    """(device, threads, bfloat16 or not) from the machine settings and ``train.amp``, all logged once."""
+    device_name, threads = machine_settings()
+    threads = set_threads(threads)
+    device = resolve_device(device_name)
+    use_amp = resolve_amp(amp, device)
+    set_determinism(deterministic)
+    return device, threads, use_amp
 
 
 def tune_malloc() -> bool:

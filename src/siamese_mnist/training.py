@@ -1,5 +1,9 @@
 """One training loop for every model, with per-epoch embedding dumps.
 
+Dumped every epoch (epoch 0 = before training): a class-stratified subset of the training images
+(``fit``, where the probes are fitted), the validation split and the test split. The input normaliser
+is fitted on the training pool alone (no validation, test or held-out-class image).
+
 The data path is built for speed: the whole split lives on the device as one uint8 tensor,
 batches are gathered by index and normalised on the fly, and every epoch's randomness
 (the index file's order, augmentation shifts) is drawn up front on the CPU from ``(seed, epoch)`` alone, so
@@ -12,7 +16,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -20,9 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import OptimConfig
+from .config import OptimConfig, Params
+from .data import DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset, training_pool
+from .io import load_npz
 from .models import EmbeddingModel
-from .runtime import derive_seed, release_free_memory
+from .runtime import Interrupted, derive_seed, release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,65 @@ def embed(model: nn.Module, images: torch.Tensor, norm: Normalizer, batch_size: 
 
 
 @dataclass
+class TrainingData:
+    """What one training run reads, on its device: the training split, the model's per-epoch items, the
+    input normaliser and the sets whose embeddings are dumped every epoch (with their labels)."""
+
+    images: torch.Tensor  # (N, 1, S, S) uint8
+    labels: torch.Tensor  # (N,)
+    items: np.ndarray  # (epochs, n, images per item) indices into images, in training order
+    targets: np.ndarray | None  # (epochs, n) per-item targets where the loss needs them (pairs: same class)
+    norm: Normalizer
+    dump_sets: dict[str, torch.Tensor]  # name -> (M, 1, S, S) uint8, embedded at every epoch
+    fill: int = 0  # the background level that shifted-in pixels take
+    dump_labels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (M,) labels
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+
+class IndexFileError(DatasetError):
+    """An index file that does not fit the params or the data (made by another sample stage)."""
+
+
+def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.device) -> TrainingData:
+    """Load the splits and the model's index file, fit the normaliser on the training pool, move it all to ``device``."""
+    check_dataset(raw_dir, p.data)
+    classes = load_class_names(raw_dir, p.data.dataset)
+    splits = load_splits(raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
+    images, labels = splits.train
+    fit_idx = stratified_subset(labels, min(p.data.fit_samples, len(labels)), p.seed)
+    index = load_npz(index_path)
+    items = index["items"]
+    if items.shape[0] < p.train.epochs:
+        raise IndexFileError(f"{index_path} holds {items.shape[0]} epochs, train.epochs is {p.train.epochs}")
+    if items.max() >= len(labels):
+        raise IndexFileError(f"{index_path} indexes image {items.max()}, the train split has {len(labels)}")
+    pool = images[training_pool(labels, p.data.holdout_classes)]  # what the model may see
+    norm, fill = Normalizer.fit(pool), background_level(pool)
+    del pool
+    release_free_memory()  # the normaliser's float64 temporary: not resident while training
+    x = to_device_images(images, device)
+    return TrainingData(
+        images=x, labels=torch.from_numpy(labels).to(device), items=items, targets=index.get("targets"),
+        norm=norm, fill=fill, classes=classes, dump_sets={"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
+                   "test": to_device_images(splits.test[0], device)},
+        dump_labels={"fit": labels[fit_idx], "val": splits.val[1], "test": splits.test[1]})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how a run trains: the ``train`` params it needs, with ``amp`` resolved for this machine."""
+
+    epochs: int
+    seed: int
+    eval_batch_size: int = 1024
+    amp: bool = False
+
+
+@dataclass
 class TrainState:
     """Everything needed to continue training after ``epoch`` (0 = nothing trained yet)."""
 
@@ -110,6 +175,10 @@ class TrainState:
     def stack(self, name: str) -> np.ndarray:
         """(epochs + 1, N, D) float32: row e holds the embeddings after epoch e."""
         return np.stack(self.dumps[name])
+
+    def embeddings(self, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The embeddings file's arrays: per dumped set, its stacked dumps, then its labels."""
+        return {k: v for name, y in labels.items() for k, v in ((name, self.stack(name)), (f"{name}_labels", y))}
 
 
 def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_epoch: int):
@@ -128,21 +197,40 @@ def _epoch_offsets(n_items: int, k: int, cfg: OptimConfig, seed: int, epoch: int
     return draw_offsets(n_items * k, cfg.shift, gen).view(n_items, k, 2)
 
 
-def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.Tensor,
-          cfg: OptimConfig, epochs: int, seed: int, norm: Normalizer,
-          dump_sets: dict[str, torch.Tensor], eval_batch_size: int,
-          items: np.ndarray, targets: np.ndarray | None = None,
-          state: TrainState | None = None, resume: dict | None = None, amp: bool = False, fill: int = 0,
-          on_epoch_end: Callable[[TrainState, nn.Module, object, object], None] | None = None) -> TrainState:
-    """Train ``model`` for ``epochs`` epochs and return its history and per-epoch embedding dumps.
+EpochCallback = Callable[["TrainState", nn.Module, object, object], None]
 
-    ``images`` (N, 1, S, S) uint8 and ``labels`` (N,) live on the device; ``fill`` is the background
-    level that shifted-in pixels take. ``items``
-    (epochs, n, model.images_per_item) indexes ``images`` per epoch, in training order (the
-    model's index file), with per-item ``targets`` (epochs, n) where the loss needs them.
-    ``dump_sets`` maps a name to uint8 images embedded at epoch 0 and after every epoch.
-    ``state``/``resume`` (optimizer and scheduler state dicts) continue an interrupted run exactly.
+
+def train(name: str, model: EmbeddingModel, data: TrainingData, cfg: OptimConfig, schedule: Schedule,
+          state: TrainState | None = None, resume: dict | None = None,
+          on_epoch_end: Sequence[EpochCallback] = ()) -> TrainState:
+    """Train ``model`` for ``schedule.epochs`` epochs and return its history and per-epoch embedding dumps.
+
+    ``data.items`` (epochs, n, model.images_per_item) indexes ``data.images`` per epoch, in training order
+    (the model's index file), with per-item ``data.targets`` (epochs, n) where the loss needs them.
+    ``state``/``resume`` (optimizer and scheduler state dicts) continue an interrupted run exactly; each of
+    ``on_epoch_end`` is called after epoch 0's dumps and after every epoch. Ctrl-C raises
+    :class:`Interrupted` naming the last epoch every callback saw.
     """
+    saved = [None if state is None else state.epoch]  # the last epoch whose callbacks all returned
+    try:
+        return _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
+    except KeyboardInterrupt:
+        if saved[0] is None:
+            raise Interrupted(f"{name} interrupted before its first resume point; `dvc repro` starts it again") from None
+        raise Interrupted(f"{name} interrupted after epoch {saved[0]}; `dvc repro` resumes from it") from None
+
+
+def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved) -> TrainState:
+    images, labels, items, targets, norm = data.images, data.labels, data.items, data.targets, data.norm
+    epochs, seed, eval_batch_size, amp, fill = (schedule.epochs, schedule.seed, schedule.eval_batch_size,
+                                                schedule.amp, data.fill)
+    dump_sets = data.dump_sets
+
+    def epoch_end(st):
+        for callback in on_epoch_end:
+            callback(st, model, opt, sched)
+        saved[0] = st.epoch
+
     device = images.device
     k = model.images_per_item
     if items.ndim != 3 or items.shape[2] != k:
@@ -157,8 +245,7 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
         sched.load_state_dict(resume["scheduler"])
     if state.epoch == 0 and not state.dumps:
         state.dumps = {key: [embed(model, x, norm, eval_batch_size)] for key, x in dump_sets.items()}
-        if on_epoch_end:
-            on_epoch_end(state, model, opt, sched)
+        epoch_end(state)
 
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
@@ -197,6 +284,5 @@ def train(name: str, model: EmbeddingModel, images: torch.Tensor, labels: torch.
         state.epoch = epoch
         log.info("%s epoch %d/%d: loss %.4f, %.1f s, %.0f images/s", name, epoch, epochs,
                  mean_loss, seconds, n_images / seconds)
-        if on_epoch_end:
-            on_epoch_end(state, model, opt, sched)
+        epoch_end(state)
     return state

@@ -7,7 +7,7 @@ import torch
 from dvclive import Live
 from dvclive.serialize import dump_json
 
-from .runtime import cpu_features, peak_rss_mb
+from .runtime import cpu_features, cpu_name, peak_rss_mb
 
 
 class _Live(Live):
@@ -26,9 +26,12 @@ class LiveHistory:
     `dvc plots show` follow a run while it trains. Wall-clock throughput is a plot, never a metric.
     """
 
-    def __init__(self, model: str, out_dir: str):
+    def __init__(self, model: str, out_dir: str, replay=None):
+        """``replay``: the TrainState of a resumed run, whose finished epochs are written first."""
         self.model = model
         self.live = _Live(out_dir, dvcyaml=False, save_dvc_exp=False, report=None)
+        if replay is not None:
+            self.replay(replay.history)
 
     def log(self, row: dict) -> None:
         self.live.step = int(row["epoch"])
@@ -42,11 +45,16 @@ class LiveHistory:
         for row in history:
             self.log(row)
 
+    def on_epoch_end(self, state, *_) -> None:
+        """A training callback: log the epoch just finished (nothing at epoch 0, which has no history row)."""
+        if state.history and state.history[-1]["epoch"] == state.epoch:
+            self.log(state.history[-1])
+
     def end(self) -> None:
         self.live.end()
 
 
-def runtime_summary(history: list[dict], device: torch.device, threads: int, cpu: str, amp: bool = False) -> dict:
+def runtime_summary(history: list[dict], device: torch.device, threads: int, amp: bool = False) -> dict:
     seconds = [h["seconds"] for h in history]
     return {
         "device": str(device),
@@ -55,7 +63,7 @@ def runtime_summary(history: list[dict], device: torch.device, threads: int, cpu
         "peak_rss_mb": peak_rss_mb(),
         "torch_version": torch.__version__,
         "threads": threads,
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "epochs_timed": len(seconds),
         "train_seconds": round(sum(seconds), 2),
         "seconds_per_epoch_median": round(float(pd.Series(seconds).median()), 3) if seconds else None,
