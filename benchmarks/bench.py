@@ -1,5 +1,6 @@
 """Side-by-side performance figures of the training path, in one process on one machine.
 
+    .venv/bin/pip install -e '.[bench]'   # torchvision, for the textbook reference path it compares with
     python benchmarks/bench.py [--quick] [--json PATH]
 
 Finds MNIST the way the download stage does ($MNIST_MIRROR first, then the public mirrors), or
@@ -29,7 +30,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from siamese_mnist.config import CnnConfig, ModelConfig, Params, SiameseConfig, TripletConfig  # noqa: E402
+from siamese_mnist.config import MODELS, ModelConfig, Params, TripletConfig  # noqa: E402
 from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
 from siamese_mnist.evaluation import evaluate_epoch  # noqa: E402
 from siamese_mnist.losses import batch_triplet_loss, contrastive_loss  # noqa: E402
@@ -45,8 +46,7 @@ KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_tr
         "default_run_estimate_s", "default_precision", "default_run_estimate_fp32_s",
         "default_run_estimate_bf16_s", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s", "device",
         "cpu", "cpu_features", "torch_version"]
-MODELS = ("cnn", "siamese", "triplet")
-PER_ITEM = {"cnn": 1, "siamese": 2, "triplet": 3}  # images per training item
+PER_ITEM = {m: MODEL_CLASSES[m].images_per_item for m in MODELS}  # images per training item
 MODEL = ModelConfig()  # the default architecture
 BATCH = 256
 
@@ -68,7 +68,7 @@ def sync(device: torch.device) -> None:
 # --- the project's own path -------------------------------------------------------------------------
 
 def _config(name: str):
-    return {"cnn": CnnConfig, "siamese": SiameseConfig, "triplet": TripletConfig}[name](batch_size=BATCH)
+    return type(Params().section(name))(batch_size=BATCH)
 
 
 def _index(name: str, labels: np.ndarray, epochs: int) -> dict:

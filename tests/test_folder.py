@@ -50,6 +50,41 @@ def test_prepare_image_converts_colour_to_grayscale_and_resizes():
     assert np.all(out == 76)
 
 
+RAMP = np.arange(65536).reshape(256, 256)  # every 16-bit level once: pixel (r, c) holds 256 r + c
+
+
+@pytest.mark.parametrize("mode, fmt", [("I;16", "PNG"), ("I;16B", "TIFF"), ("I", "TIFF")])
+def test_16_bit_levels_are_scaled_to_8_bits_not_clipped(mode, fmt):
+    dtype = {"I;16": "<u2", "I;16B": ">u2", "I": np.int32}[mode]
+    buf = io.BytesIO()
+    Image.frombytes(mode, (256, 256), RAMP.astype(dtype).tobytes()).save(buf, format=fmt)
+    assert Image.open(buf).mode == mode  # the file really opens in the mode under test
+    out = prepare_image(buf.getvalue(), 256, "deep.png")
+    # v -> round(v * 255 / 65535) = round(v / 257); never a half (2v would be an odd multiple of 257)
+    assert out[0, 128] == 0 and out[0, 129] == 1  # 128 / 257 = 0.498, 129 / 257 = 0.502
+    assert out[1, 1] == 1 and out[128, 128] == 128  # 257 / 257; 32896 = 128 * 257
+    assert out[255, 126] == 254 and out[255, 127] == out[255, 255] == 255  # 65406/257 = 254.498, 65407: 254.502
+    # levels 0 and 255 take 129 values each (0..128, 65407..65535), every other level 257; clipping
+    # (convert("L")) put 65281 of the 65536 pixels at 255
+    assert np.bincount(out.ravel()).tolist() == [129] + [257] * 254 + [129]
+
+
+def test_transparent_pixels_are_composited_on_black():
+    # level = luma * alpha / 255: opaque red keeps its luma 76; white at alpha 128 -> 128;
+    # grey 100 at alpha 128 -> 12800 / 255 = 50.2 -> 50; transparent white -> 0 (255 on a white background)
+    rgba = np.array([[[255, 0, 0, 255], [255, 255, 255, 128]], [[100, 100, 100, 128], [255, 255, 255, 0]]])
+    assert prepare_image(png(rgba, "RGBA"), 2, "rgba.png").tolist() == [[76, 128], [50, 0]]
+    la = np.array([[[200, 51], [200, 255]], [[255, 0], [10, 255]]])  # 200 * 51 / 255 = 40
+    assert prepare_image(png(la, "LA"), 2, "la.png").tolist() == [[40, 200], [0, 10]]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "P", "RGBA"])
+def test_8_bit_opaque_images_are_converted_as_pillow_converts_them(mode):
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3))
+    data = png(rgb, mode)  # RGBA: opaque (alpha 255 everywhere)
+    assert np.array_equal(prepare_image(data, 8, "x.png"), np.asarray(Image.open(io.BytesIO(data)).convert("L")))
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"", r"empty file \(0 bytes\)"),
     (b"not an image at all", "not a readable image"),

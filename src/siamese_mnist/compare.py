@@ -1,11 +1,12 @@
 """`python -m siamese_mnist compare A B`: are two images of the same class, by the trained Siamese model?
 
-A and B are image files or indices into the test split (``data/raw``). A model trained on MNIST
-takes 28×28 8-bit grayscale files (white digit on black, as MNIST's are preprocessed); one trained on
-a folder dataset takes any image Pillow reads and prepares it as the ingest did (grayscale, padded
-square, resized to the model's ``data.image_size``). Both are embedded with the trained model; their Euclidean
-distance is compared with the threshold that the evaluate stage chose on *validation* pairs
-(``models/<model>_probe.json``): "same" when distance <= threshold. No test image chose it.
+A and B are image files or indices into the test split (``data/raw``). Any image Pillow reads is
+prepared as the folder ingest prepares one (grayscale, 16-bit levels scaled, transparency over black,
+padded square) and resized to the model's input: 28×28 for a model trained on MNIST (which expects a
+white digit on black, as MNIST's are), ``data.image_size`` for one trained on a folder dataset. Both
+are embedded with the trained model; their Euclidean distance is compared with the threshold that
+the evaluate stage chose on *validation* pairs (``models/<model>_probe.json``): "same" when
+distance <= threshold. No test image chose it.
 """
 
 from __future__ import annotations
@@ -31,28 +32,7 @@ class CompareError(ValueError):
     """An input the compare command cannot use; the message names it."""
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """(28, 28) uint8 from an image file; anything else is refused with the reason."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise CompareError(f"{path}: no such file")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            mode, size = im.mode, im.size
-            pixels = np.asarray(im)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise CompareError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
-    if mode != "L":
-        raise CompareError(f"{path}: image mode {mode}; expected 8-bit grayscale (mode L), white digit on black")
-    if size != (SIZE, SIZE):
-        raise CompareError(f"{path}: {size[0]}x{size[1]} pixels; expected {SIZE}x{SIZE}")
-    return pixels.astype(np.uint8)
-
-
-def load_any_image(path: str | Path, size: int) -> np.ndarray:
+def load_image(path: str | Path, size: int = SIZE) -> np.ndarray:
     """(size, size) uint8 from any image file, prepared exactly as the folder ingest prepares one."""
     from .folder import prepare_image
 
@@ -65,12 +45,10 @@ def load_any_image(path: str | Path, size: int) -> np.ndarray:
         raise CompareError(str(exc)) from None
 
 
-def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int | None = None,
+def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int = SIZE,
                    classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """(2, S, S) uint8 images and a description of each: a file path, or a test-split index.
-
-    ``image_size``: a folder model's input side (files are resized to it); None = MNIST-format files only.
-    """
+    """(2, S, S) uint8 images and a description of each: a file path (prepared to ``image_size``), or a
+    test-split index."""
     images, names = [], []
     test = None
     for spec in specs:
@@ -87,7 +65,7 @@ def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int | None
             label = int(test[1][idx])
             names.append(f"test #{idx} (class {classes[label] if classes else label})")
         else:
-            images.append(load_image(spec) if image_size is None else load_any_image(spec, image_size))
+            images.append(load_image(spec, image_size))
             names.append(spec)
     return np.stack(images), names
 
@@ -139,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         model, norm, inputs = load_model(args.model)
-        images, names = resolve_inputs([args.a, args.b], args.raw_dir, inputs.get("image_size"),
+        images, names = resolve_inputs([args.a, args.b], args.raw_dir, inputs.get("image_size", SIZE),
                                        inputs.get("classes"))
         probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
         threshold = load_threshold(probe)

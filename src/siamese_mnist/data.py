@@ -2,6 +2,10 @@
 
 Every file is checked on its *uncompressed* bytes (size, IDX header, sha256), because
 mirrors recompress the ``.gz`` files and so their own bytes differ.
+
+Hand-written, not ``torchvision.datasets.MNIST``: that pins the md5 of the ``.gz`` files (which mirrors
+change), mixes mirrors file by file, reads no folder mirror, inflates whole files in memory and lets an HTML
+page or a bad gzip through as a traceback; here one source gives all four files, verified, or none.
 """
 
 from __future__ import annotations

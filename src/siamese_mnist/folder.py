@@ -6,12 +6,13 @@ Layout (torchvision's ``ImageFolder``, one folder per class, class names sorted)
     <root>/test/<class name>/*              required; only classes that train/ has
     <root>/val/<class name>/*               optional; without it validation is carved from train/
 
-Every image is read with Pillow, converted to 8-bit grayscale (16-bit images scaled, transparent
-pixels made black), padded to a square with the median of its border pixels (so the aspect ratio is
-kept and the padding matches the background) and resized to ``image_size``. The result is the same IDX files the MNIST download writes (``train-``, ``t10k-`` and
-``val-images/labels``), plus ``classes.json`` and ``manifest.csv`` (split, relative path, class,
-sha256 of the file's bytes). Files without an image extension are skipped and counted; symlinks that
-lead outside ``root`` are not followed.
+Every image is read with Pillow, converted to 8-bit grayscale (16-bit levels scaled, transparent
+pixels composited on black), padded to a square with the median of its border pixels (so the aspect
+ratio is kept and the padding matches the background) and resized to ``image_size``. The result is
+the same IDX files the MNIST download writes (``train-``, ``t10k-`` and ``val-images/labels``), plus
+``classes.json`` and ``manifest.csv`` (split, relative path, class, sha256 of the file's bytes).
+Files without an image extension are skipped and counted; symlinks that lead outside ``root`` are
+not followed.
 """
 
 from __future__ import annotations
