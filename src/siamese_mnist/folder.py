@@ -12,7 +12,8 @@ ratio is kept and the padding matches the background) and resized to ``image_siz
 the same IDX files the MNIST download writes (``train-``, ``t10k-`` and ``val-images/labels``), plus
 ``classes.json`` and ``manifest.csv`` (split, relative path, class, sha256 of the file's bytes).
 Files without an image extension are skipped and counted; symlinks that lead outside ``root`` are
-not followed.
+not followed. (Not ``torchvision.datasets.ImageFolder``'s scan: it follows every symlinked folder,
+counts nothing it skips and meets a bad image only at training time, one sample at a time.)
 """
 
 from __future__ import annotations
