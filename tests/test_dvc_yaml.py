@@ -1,4 +1,5 @@
-"""dvc.yaml against the code: each stage's declared code deps are exactly what its script imports."""
+"""dvc.yaml against the code: each stage's declared code deps are exactly what its script imports, and every
+place that lists the models lists exactly ``config.MODELS``."""
 
 from __future__ import annotations
 
@@ -100,3 +101,48 @@ def test_plain_outputs_are_cached_so_every_stage_has_a_run_cache():
             if isinstance(out, dict):
                 for path, opts in out.items():
                     assert opts.get("cache", True), f"{name}: {path} is cache: false; declare it as a plot or metric"
+
+
+def _models_named(text: str) -> set[str]:
+    """The model names a path or a list mentions, as whole words (``embeddings/cnn.npz`` -> {"cnn"})."""
+    from siamese_mnist.config import MODELS
+
+    return {m for m in MODELS if re.search(rf"(?<![a-z]){m}(?![a-z])", text)}
+
+
+def test_every_place_that_lists_the_models_lists_config_models():
+    """Adding a model to config.MODELS fails here until dvc.yaml (the foreach list, the render and animate
+    deps, the top-level charts, the artifacts), params.yaml, the model classes and the tables derive or list it."""
+    import importlib.util
+
+    import readme_tables
+    from siamese_mnist.config import MODELS, Params
+    from siamese_mnist.models import MODEL_CLASSES
+
+    models = set(MODELS)
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert dvc["vars"][0]["models"]["model"] == list(MODELS)
+    for stage in ("render", "animate"):
+        deps = dvc["stages"][stage]["deps"]
+        assert _models_named(" ".join(d for d in deps if d.startswith("embeddings/"))) == models, (stage, deps)
+    probes = [d for d in dvc["stages"]["render"]["deps"] if d.startswith("models/")]
+    assert _models_named(" ".join(probes)) == models, probes
+    for chart in dvc["plots"]:
+        (title, spec), = chart.items()
+        assert _models_named(" ".join(spec["y"])) == models, title
+    assert set(dvc["artifacts"]) == models
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert models <= set(params) and all(hasattr(Params(), m) for m in MODELS)
+    assert set(MODEL_CLASSES) == models
+    assert tuple(readme_tables.MODELS) == MODELS and set(readme_tables.LONG) == set(readme_tables.SHORT) == models
+    spec = importlib.util.spec_from_file_location("bench_models", ROOT / "benchmarks/bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert set(bench.PER_ITEM) == models
+
+
+def test_the_model_list_check_fails_when_a_place_misses_a_model():
+    """The check above on dvc.yaml text with one model removed from the render deps: it must notice."""
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["render"]["deps"]
+    short = [d for d in deps if d != "embeddings/triplet.npz"]
+    assert _models_named(" ".join(d for d in short if d.startswith("embeddings/"))) == {"cnn", "siamese"}

@@ -95,7 +95,7 @@ def _regions(ax, run: ModelRun, class_names: list[str], point_size: float, resol
 
 def _title(run: ModelRun, epoch: int) -> str:
     acc = run.logreg_acc.get(epoch)
-    return (f"{run.name} · epoch {epoch}" + (f" · LR acc {100 * acc:.2f}%" if acc is not None else "")
+    return (f"{run.name} · epoch {epoch}" + (f" · test LR acc {100 * acc:.2f}%" if acc is not None else "")
             + _dims_note(run.test))
 
 

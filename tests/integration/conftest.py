@@ -93,6 +93,7 @@ def make_repo(path: Path, mirror: str, **overrides: dict) -> Repo:
     repo.git("config", "user.email", "test@example.invalid")
     repo.dvc("init", "-q")
     shutil.copy(ROOT / ".dvc/config", path / ".dvc/config")
+    shutil.copytree(ROOT / ".dvc/plots", path / ".dvc/plots")  # the plot template that names series by model
     repo.set_params(**{k: {**TINY.get(k, {}), **overrides.get(k, {})} for k in TINY.keys() | overrides.keys()})
     repo.git("add", "-A")
     repo.git("commit", "-qm", "tiny pipeline")
