@@ -66,8 +66,8 @@ def tune_malloc() -> bool:
     """Keep freed memory in the heap instead of returning it to the OS (glibc only).
 
     By default glibc serves large blocks with mmap and unmaps them on free, so a training loop
-    that allocates the same activation buffers every step page-faults on every batch (measured:
-    a third of a Siamese step). Serving everything from the heap and never trimming it keeps
+    that allocates the same activation buffers every step page-faults on every batch (its cost is in
+    benchmarks/RESULTS.md). Serving everything from the heap and never trimming it keeps
     those pages mapped; the heap's high-water mark is what the activations need anyway.
     """
     try:
@@ -128,7 +128,7 @@ def release_free_memory() -> bool:
     """Return the heap's free pages to the OS (glibc ``malloc_trim``; False elsewhere).
 
     With :func:`tune_malloc` nothing freed is ever given back, so a one-off large temporary (the
-    input normaliser's float64 copy of the training images, 345 MB on MNIST) would stay resident for
+    input normaliser's float64 copy of the training images) would stay resident for
     the whole stage. Called once after such a temporary; the training loop's buffers come after it.
     """
     try:

@@ -43,8 +43,8 @@ class Normalizer:
     @classmethod
     def fit(cls, images: np.ndarray) -> "Normalizer":
         """Mean and (population) std of ``images / 255``: numpy's ``mean()`` and ``std()``, computed in
-        place in one float64 copy (numpy's ``std`` would hold a second one, 345 MB each for 55 000
-        MNIST images, which set the training stage's peak memory); the same floats, bit for bit."""
+        place in one float64 copy (numpy's ``std`` would hold a second one, which set the training stage's
+        peak memory); the same floats, bit for bit."""
         x = images.astype(np.float64)
         x /= 255.0
         mean = x.mean()
@@ -89,7 +89,7 @@ def embed(model: nn.Module, images: torch.Tensor, norm: Normalizer, batch_size: 
 
     The output is allocated once, at the first batch, and filled in place: keeping per-batch tensors in a
     list between the big short-lived activation buffers fragmented the heap and grew the stage's peak
-    memory by up to 850 MB over a run's dumps (benchmarks/results/rss-phases-siamese-2026-11-29.txt).
+    memory over a run's dumps (measured in benchmarks/RESULTS.md).
     """
     was_training = model.training
     model.eval()

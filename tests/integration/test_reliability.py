@@ -95,6 +95,37 @@ def test_sigkill_during_epoch_2_then_resume_is_byte_identical(new_repo, mnist_di
     assert "resuming" not in log
 
 
+def test_ctrl_c_during_training_is_one_line_exit_130_and_resumes(new_repo, mnist_dir):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while epoch 2 trains: the stage says
+    in one line after which epoch it stopped and exits 130, with no traceback; its resume point is whole."""
+    repo = new_repo(str(mnist_dir), train={"epochs": 3}, render={"epochs": [0, 3]})
+    repo.dvc("repro", "sample@cnn")
+    ckpt = repo.path / "checkpoints/cnn.pt"
+    proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "train@cnn"], cwd=repo.path, env=repo.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if torch.load(ckpt, weights_only=True).get("epoch") == 1:
+                break
+        except Exception:
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    said = [line for line in err.splitlines() if "interrupted" in line]
+    assert said and said[0].startswith("cnn interrupted after epoch "), err
+    assert said[0].endswith("; `dvc repro` resumes from it"), err
+    assert "exited with 130" in err + out, err  # DVC's own line names the stage's status
+    assert "Traceback" not in err + out and "Exception ignored" not in err + out, err
+    assert not list(repo.path.rglob("*.tmp")), "a half-written file was left"
+    saved = torch.load(ckpt, weights_only=True)["epoch"]
+    assert said[0] == f"cnn interrupted after epoch {saved}; `dvc repro` resumes from it"
+    resumed = repo.dvc("repro", "train@cnn")
+    assert f"resuming from checkpoints/cnn.pt after epoch {saved}" in resumed.stderr + resumed.stdout
+
+
 NONDETERMINISTIC = {path for m in ("cnn", "siamese", "triplet")  # wall-clock seconds, images/s
                     for path in (f"dvclive/{m}/plots", f"metrics/runtime/{m}.json")}
 
