@@ -10,7 +10,7 @@ REV a bf16 experiment; with `train.amp: auto` the committed run is itself bf16 o
 AMX, so there REV is a `-S train.amp=false` experiment and the signs flip).
 
 --fp32/--bf16: runs of the two precisions (git revisions or experiment names, as `python -m siamese_mnist
-report` takes them), matched by the seed their dvc.lock records. Both runs of one seed share its data split,
+seeds` takes them), matched by the seed their dvc.lock records. Both runs of one seed share its data split,
 validation and test pairs and episodes, so the difference bf16 - fp32 is taken per seed and summarised like the
 seeds report: mean ± sample sd [95 % t-interval], in points. Prints a markdown table.
 """
@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from siamese_mnist.config import MODELS  # noqa: E402
-from siamese_mnist.report import RepoReader, ReportError, find_runs, interval  # noqa: E402
+from siamese_mnist.seeds import RepoReader, ReportError, find_runs, interval  # noqa: E402
 
 METRICS = ("val_logreg_acc", "val_map_at_r", "logreg_acc", "map_at_r")
 

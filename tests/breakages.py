@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["src", "stages", "tests", "data/images", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore", ".dvcignore",
-        ".dvc/config"]
+        ".dvc/config", ".dvc/plots"]
 UNIT = ["tests", "--ignore=tests/integration"]
 
 
@@ -78,7 +78,7 @@ BREAKAGES = [
     Breakage("a reject-all threshold still accepts the closest pair", "src/siamese_mnist/evaluation.py",
              "        return REJECT_ALL, float(acc[0])\n", "        return float(ds[0]), float(acc[0])\n",
              ("tests/test_evaluation.py",)),
-    Breakage("normaliser fitted on every image, held-out classes included", "stages/train.py",
+    Breakage("normaliser fitted on every image, held-out classes included", "src/siamese_mnist/training.py",
              "pool = images[training_pool(labels, p.data.holdout_classes)]", "pool = images",
              ("tests/integration/test_pipeline.py", "-k", "held_out")),
     Breakage("normaliser's in-place std skips subtracting the mean", "src/siamese_mnist/training.py",
@@ -92,16 +92,16 @@ BREAKAGES = [
              ("tests/integration/test_folder_dataset.py", "-k", "end_to_end")),
     Breakage("augmentation shifts in black on a white page", "src/siamese_mnist/training.py",
              "(max_shift,) * 4, value=fill)", "(max_shift,) * 4)", ("tests/test_training.py",)),
-    Breakage("seed report mixes in experiments with other params", "src/siamese_mnist/report.py",
+    Breakage("seed report mixes in experiments with other params", "src/siamese_mnist/seeds.py",
              'out[name] = {"params": params, "code": code}', 'out[name] = {"code": code}',
-             ("tests/test_report.py",)),
-    Breakage("seed report mixes in experiments with other params, end to end", "src/siamese_mnist/report.py",
+             ("tests/test_seeds.py",)),
+    Breakage("seed report mixes in experiments with other params, end to end", "src/siamese_mnist/seeds.py",
              'out[name] = {"params": params, "code": code}', 'out[name] = {"code": code}',
              ("tests/integration/test_experiments.py", "-k", "seed_report")),
-    Breakage("seed statistics: population instead of sample standard deviation", "src/siamese_mnist/report.py",
-             "ddof=1", "ddof=0", ("tests/test_report.py",)),
-    Breakage("seed statistics: paired difference taken unpaired", "src/siamese_mnist/report.py",
-             "diff = a - b", "diff = a - np.roll(b, 1)", ("tests/test_report.py",)),
+    Breakage("seed statistics: population instead of sample standard deviation", "src/siamese_mnist/seeds.py",
+             "ddof=1", "ddof=0", ("tests/test_seeds.py",)),
+    Breakage("seed statistics: paired difference taken unpaired", "src/siamese_mnist/seeds.py",
+             "diff = a - b", "diff = a - np.roll(b, 1)", ("tests/test_seeds.py",)),
 ]
 
 

@@ -1,19 +1,25 @@
-"""Command line: ``python -m siamese_mnist compare A B`` (siamese_mnist.compare) and
-``python -m siamese_mnist report`` (siamese_mnist.report)."""
+"""Command line: ``python -m siamese_mnist COMMAND ...``, one module per command (its ``main``)."""
 
+import importlib
 import sys
 
-from .compare import main as compare_main
-from .report import main as report_main
-
-COMMANDS = {"compare": compare_main, "report": report_main}
+COMMANDS = {"compare": "are two images of the same class, by the trained Siamese model?",
+            "seeds": "the seed-to-seed spread of every model's results over replicates (alias: report)"}
+ALIASES = {"report": "seeds"}  # the seeds command's old name: notes that use it still run
+USAGE = "\n".join(["usage: python -m siamese_mnist COMMAND [ARGS...]", "", "commands:",
+                   *(f"  {name:<9}{what}" for name, what in COMMANDS.items()), "",
+                   "python -m siamese_mnist COMMAND --help: the command's arguments."])
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in COMMANDS:
-        print(f"usage: python -m siamese_mnist {{{','.join(COMMANDS)}}} ...", file=sys.stderr)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    command = ALIASES.get(argv[0], argv[0]) if argv else None
+    if command not in COMMANDS:
+        print(USAGE, file=sys.stderr)
         return 2
-    return COMMANDS[argv[0]](argv[1:])
+    return importlib.import_module(f".{command}", __package__).main(argv[1:])
 
 
 if __name__ == "__main__":

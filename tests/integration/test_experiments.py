@@ -2,12 +2,15 @@
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
@@ -77,6 +80,17 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     metrics = json.loads(repo.dvc("metrics", "diff", "margin-half", "margin-two", "--json").stdout)
     assert "siamese.logreg_acc" in metrics["metrics/siamese.json"]
 
+    # The README's `dvc exp show` line fits a 160-column terminal and shows the changed param and the three
+    # models' validation accuracy, what selection reads, and no test figure.
+    readme = (ROOT / "README.md").read_text()
+    line, = [ln for ln in readme.splitlines() if ln.startswith("dvc exp show ") and "--keep" in ln]
+    wide = type(repo)(repo.path, {**repo.env, "COLUMNS": "160"})
+    table = wide.run(*shlex.split(line.split("  #")[0])).stdout
+    assert max(len(row) for row in table.splitlines()) <= 160, table
+    assert "margin-half" in table and "margin-two" in table and "siamese.margin" in table, table
+    assert all(f"{m}.val.logreg_acc" in table for m in ("cnn", "siamese", "triplet")), table
+    assert "siamese.logreg_acc" not in table.replace("val.logreg_acc", "") and "map_at_r" not in table, table
+
     out = tmp_path / "plots"
     repo.dvc("plots", "diff", "margin-half", "margin-two", "-o", str(out))
     html = (out / "index.html").read_text()
@@ -88,7 +102,8 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
 
 
 def test_seed_report_gathers_the_replicates_of_head_and_nothing_else(pipeline_repo, tmp_path):
-    """HEAD (seed 0) plus a `-S seed=1` experiment are replicates; a `-S siamese.margin` one is not."""
+    """HEAD (seed 0) plus a `-S seed=1` experiment are replicates; a `-S siamese.margin` one is not. A clone,
+    which has no experiments, rebuilds the same report from the replicate files the report wrote."""
     import pandas as pd
 
     repo = pipeline_repo.copy(tmp_path / "repo")
@@ -99,7 +114,9 @@ def test_seed_report_gathers_the_replicates_of_head_and_nothing_else(pipeline_re
     repo.dvc("exp", "run", "-n", "other-margin", "-S", "seed=1", "-S", "siamese.margin=0.5")
     repo.git("checkout", "--", ".")  # the workspace back at HEAD's results (exp run left its own there)
     repo.dvc("checkout", "-f")
-    out = repo.run(sys.executable, "-m", "siamese_mnist", "report")
+    few = repo.run(sys.executable, "-m", "siamese_mnist", "seeds", check=False)
+    assert few.returncode == 2 and few.stderr.count("\n") == 1 and "2 replicate(s) found (seeds 0, 1)" in few.stderr
+    out = repo.run(sys.executable, "-m", "siamese_mnist", "seeds", "--allow-few", "--write")
     assert "2 replicates (seeds 0, 1)" in out.stdout, out.stdout + out.stderr
     report = json.loads((repo.path / "metrics/seeds.json").read_text())
     assert [r["seed"] for r in report["runs"]] == [0, 1] and report["runs"][1]["name"] == "seed-1"
@@ -119,8 +136,17 @@ def test_seed_report_gathers_the_replicates_of_head_and_nothing_else(pipeline_re
     assert "| logreg_acc |" in (repo.path / "metrics/seeds.md").read_text()
     shown = json.loads(repo.dvc("metrics", "show", "metrics/seeds.json", "--json").stdout)
     assert "metrics/seeds.json" in json.dumps(shown)  # DVC reads it as a metrics file
-    one = repo.run(sys.executable, "-m", "siamese_mnist", "report", "seed-1", check=False)
+    one = repo.run(sys.executable, "-m", "siamese_mnist", "seeds", "--allow-few", "seed-1", check=False)
     assert one.returncode == 2 and "a spread needs at least 2 seeds" in one.stderr
-    bad = repo.run(sys.executable, "-m", "siamese_mnist", "report", "HEAD", "no-such-exp", check=False)
+    bad = repo.run(sys.executable, "-m", "siamese_mnist", "report", "HEAD", "no-such-exp", check=False)  # old name
     assert bad.returncode == 2 and bad.stderr.strip() == \
-        "report: no-such-exp: cannot read its results (unknown Git revision 'no-such-exp')"
+        "seeds: no-such-exp: cannot read its results (unknown Git revision 'no-such-exp')"
+
+    replicates = sorted(p.name for p in (repo.path / "metrics/replicates").iterdir())
+    assert replicates == ["seed-0.json", "seed-1.json"]
+    repo.commit("seeds report and its replicates")
+    clone = type(repo)(tmp_path / "clone", repo.env)
+    repo.git("clone", "-q", str(repo.path), str(clone.path))
+    fresh = clone.run(sys.executable, "-m", "siamese_mnist", "seeds", "--allow-few")
+    assert "reading metrics/replicates/seed-*.json" in fresh.stderr, fresh.stderr
+    assert fresh.stdout == (repo.path / "metrics/seeds.md").read_text()

@@ -1,0 +1,373 @@
+"""`python -m siamese_mnist seeds`: the seed-to-seed spread of every model's results, and the paired differences.
+
+A replicate is the whole pipeline at one ``seed`` (the one knob that redraws subsets, the validation
+split, index files, initialisation, order, augmentation, test pairs and one-shot episodes). Queue one
+experiment per seed (one ``dvc exp run`` each: several ``-S seed=`` in one command queue one experiment,
+the last one winning), run the queue, then write the report:
+
+    for s in 1 2 3 4; do dvc exp run --queue -n seed-$s -S seed=$s; done
+    dvc queue start                                # `dvc queue status` until all are done
+    python -m siamese_mnist seeds --write          # -> metrics/seeds.json, metrics/seeds.md, metrics/replicates/
+
+Without ``--write`` the report goes to stdout and no file changes. Without revisions the report takes
+the committed run (HEAD) and every experiment, of any baseline, whose ``dvc.lock`` records the same
+params as HEAD's but for ``seed`` and the same code (every ``src/`` and ``stages/`` dependency hash) for
+every stage of the pipeline: replicates of *this* pipeline, nothing else. One run per seed (the newest
+wins); at least 3 (``--allow-few`` takes 2). Experiments live in one machine's git refs, so ``--write``
+also keeps each replicate's per-epoch tables in ``metrics/replicates/seed-<N>.json`` (tracked by git):
+``--from-files`` reads those instead, and so does a run that finds no experiment replicates (a fresh clone).
+
+For each model and metric the report gives the mean, the sample standard deviation and a 95 %
+confidence interval of the mean (Student's t, n - 1 degrees of freedom), clipped to the range the
+metric can take; for Siamese - CNN and triplet - CNN the same for the *paired* difference (both models
+of one replicate share its seed: its data split, test pairs and episodes), at the final epoch and at
+every epoch of ``render.epochs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .config import MODELS
+
+FINAL_METRICS = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
+                 "silhouette", "val_logreg_acc", "val_roc_auc", "val_map_at_r")
+EPOCH_METRICS = ("logreg_acc", "knn_acc", "map_at_r", "val_logreg_acc")
+BASELINE = "cnn"
+# the range each metric can take: every one a score in [0, 1] but the silhouette, in [-1, 1]
+RANGE = {k: (-1.0, 1.0) if k.endswith("silhouette") else (0.0, 1.0) for k in FINAL_METRICS}
+SECONDS = (0.0, math.inf)
+MIN_RUNS = 3  # fewer make an interval too wide to read (t = 12.7 at 2 seeds), so they need --allow-few
+
+
+class ReportError(RuntimeError):
+    """Nothing (or not enough) to report; the message says what is missing."""
+
+
+@dataclass
+class Run:
+    """One replicate: its name, git revision, seed, per-epoch tables and training speed per model."""
+
+    name: str
+    rev: str
+    seed: int
+    tables: dict[str, pd.DataFrame]  # model -> the evaluate stage's per-epoch table (plots/eval/<model>.csv)
+    seconds_per_epoch: dict[str, float] = field(default_factory=dict)  # model -> median training epoch
+
+
+def interval(values: list[float] | np.ndarray, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """n, mean, sample standard deviation and the 95 % t-interval of the mean (None where n < 2).
+
+    The interval is clipped to ``bounds``, the range the values can take: from few replicates near a bound
+    (an accuracy near 1) the t-interval reaches past it, where no mean can lie. ``clipped`` flags each end
+    that was clipped, [low, high], so that the clipped interval is never mistaken for the t-interval."""
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    out = {"n": n, "mean": float(x.mean())}
+    if n < 2:
+        return {**out, "sd": None, "ci95": None}
+    from scipy.stats import t
+
+    sd = float(x.std(ddof=1))
+    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    lo, hi = out["mean"] - half, out["mean"] + half
+    return {**out, "sd": sd, "ci95": [max(lo, bounds[0]), min(hi, bounds[1])],
+            "clipped": [bool(lo < bounds[0]), bool(hi > bounds[1])]}
+
+
+def paired(a: list[float] | np.ndarray, b: list[float] | np.ndarray,
+           bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
+    """The interval of a - b over replicates, each replicate's a and b taken together; a and b lie in
+    ``bounds``, so a - b in [low - high, high - low] ([-1, 1] for a score in [0, 1])."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    diff = a - b
+    return interval(diff, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
+
+
+def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODELS) -> dict:
+    """The report as plain data (the content of metrics/seeds.json)."""
+    if len(runs) < 2:
+        raise ReportError(f"{len(runs)} run(s) found; a spread needs at least 2 seeds")
+    others = [m for m in models if m != BASELINE]
+
+    def column(model, metric, epoch=None):
+        return [float(r.tables[model][metric].iloc[-1] if epoch is None else
+                      r.tables[model].set_index("epoch").loc[epoch, metric]) for r in runs]
+
+    report = {
+        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev,
+                  "seconds_per_epoch": {m: r.seconds_per_epoch.get(m) for m in models}} for r in runs],
+        "final": {m: {k: interval(column(m, k), RANGE[k]) for k in FINAL_METRICS} for m in models},
+        "paired": {f"{m} - {BASELINE}": {k: paired(column(m, k), column(BASELINE, k), RANGE[k])
+                                         for k in FINAL_METRICS} for m in others},
+        "by_epoch": {k: {str(e): {**{m: interval(column(m, k, e), RANGE[k]) for m in models},
+                                  **{f"{m} - {BASELINE}": paired(column(m, k, e), column(BASELINE, k, e), RANGE[k])
+                                     for m in others}}
+                         for e in epochs} for k in EPOCH_METRICS},
+    }
+    if all(set(models) <= set(r.seconds_per_epoch) for r in runs):
+        report["seconds_per_epoch"] = {
+            **{m: interval([r.seconds_per_epoch[m] for r in runs], SECONDS) for m in models},
+            **{f"{m} / {BASELINE}": interval([r.seconds_per_epoch[m] / r.seconds_per_epoch[BASELINE] for r in runs],
+                                             SECONDS) for m in others}}
+    return report
+
+
+def _cell(s: dict, scale: float, digits: int) -> str:
+    """'99.20 ± 0.05 [99.13, 100.00*]': mean ± sd [95 % interval], times ``scale``; '*' marks a clipped end."""
+    if s["sd"] is None:
+        return f"{scale * s['mean']:.{digits}f}"
+    lo, hi = (f"{scale * v:.{digits}f}" + ("*" if c else "") for v, c in zip(s["ci95"], s["clipped"]))
+    return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f} [{lo}, {hi}]"
+
+
+PERCENT = {"logreg_acc", "knn_acc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
+           "val_logreg_acc", "val_map_at_r"}
+
+
+def _fmt(metric: str, s: dict) -> str:
+    return _cell(s, 100, 2) if metric in PERCENT else _cell(s, 1, 4)
+
+
+def markdown(report: dict) -> str:
+    """The report as markdown tables: mean ± sd [95 % CI] (accuracies and MAP@R in percent)."""
+    seeds = ", ".join(str(r["seed"]) for r in report["runs"])
+    models = list(report["final"])
+    head = [f"# Seed-to-seed spread: {len(report['runs'])} replicates (seeds {seeds})", "",
+            "Written by `python -m siamese_mnist seeds --write` from the runs listed in `metrics/seeds.json`",
+            "(their per-epoch tables: `metrics/replicates/`). Each cell: mean ± sample standard deviation [95 %",
+            "confidence interval of the mean, Student's t]. Accuracies and MAP@R in percent; `val_` = validation",
+            "split, everything else = test split."]
+    lines = ["", "## Final epoch, per model", "",
+             "| metric | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for k in FINAL_METRICS:
+        lines.append(f"| {k} | " + " | ".join(_fmt(k, report["final"][m][k]) for m in models) + " |")
+    diffs = list(report["paired"])
+    lines += ["", "## Final epoch, paired differences (same seed)", "",
+              "| metric | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 1) + "|"]
+    for k in FINAL_METRICS:
+        lines.append(f"| {k} | " + " | ".join(_fmt(k, report["paired"][d][k]) for d in diffs) + " |")
+    for k, per_epoch in report["by_epoch"].items():
+        cols = models + diffs
+        lines += ["", f"## {k} by epoch", "", "| epoch | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for e, row in per_epoch.items():
+            lines.append(f"| {e} | " + " | ".join(_fmt(k, row[c]) for c in cols) + " |")
+    if "seconds_per_epoch" in report:
+        cols = list(report["seconds_per_epoch"])
+        lines += ["", "## Training seconds per epoch (median epoch of each run; machine-dependent)", "",
+                  "| " + " | ".join(cols) + " |", "|---" * len(cols) + "|",
+                  "| " + " | ".join(_cell(report["seconds_per_epoch"][c], 1, 3) for c in cols) + " |"]
+    if any("*" in line for line in lines):  # a table holds a '*' only where _cell marks a clipped end
+        head += ["", "*: interval clipped to the metric's range ([0, 1], the silhouette [-1, 1]; a paired difference",
+                 "[-1, 1] and [-2, 2]): from so few replicates the t-interval reaches past what the metric can take."]
+    return "\n".join(head + lines) + "\n"
+
+
+# --- finding the replicates -------------------------------------------------------------------------
+
+
+def identity(lock: dict, stages: set[str]) -> dict:
+    """What makes a run a replicate, from its dvc.lock: per pipeline stage (``stages``: the stage names of
+    ``dvc.yaml``; ``train@cnn`` counts as ``train``), the params it ran with but ``seed`` and the hash of
+    every ``src/`` and ``stages/`` file it depends on. Entries of stages no longer in the pipeline are ignored."""
+    out = {}
+    for name, stage in lock.get("stages", {}).items():
+        if name.split("@")[0] not in stages:
+            continue
+        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
+        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(("src/", "stages/"))}
+        out[name] = {"params": params, "code": code}
+    return out
+
+
+def lock_seed(lock: dict) -> int | None:
+    """The seed the run's stages ran with (None if no stage reads it)."""
+    seeds = {f["seed"] for stage in lock.get("stages", {}).values()
+             for f in stage.get("params", {}).values() if "seed" in f}
+    if len(seeds) > 1:
+        raise ReportError(f"dvc.lock records several seeds {sorted(seeds)}: a half-finished run")
+    return seeds.pop() if seeds else None
+
+
+class RepoReader:
+    """Reads files of a DVC repo at git revisions (git-tracked files and DVC-tracked outputs alike)."""
+
+    def __init__(self, root: str | Path = "."):
+        from dvc.repo import Repo
+
+        self.root = str(root)
+        self.repo = Repo(self.root)
+
+    def read(self, path: str, rev: str) -> str:
+        import dvc.api
+
+        return dvc.api.read(path, repo=self.root, rev=rev)
+
+    def experiments(self) -> list[tuple[str, str]]:
+        """(name, sha) of every experiment of every baseline, newest commit first."""
+        found = [(name, sha) for exps in self.repo.experiments.ls(all_commits=True).values()
+                 for name, sha in exps if sha]
+        times = {sha: self.repo.scm.resolve_commit(sha).commit_time for _, sha in found}
+        return sorted(found, key=lambda e: -times[e[1]])
+
+    def head(self) -> str:
+        return self.repo.scm.get_rev()
+
+    def close(self) -> None:
+        self.repo.close()
+
+
+def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -> Run:
+    lock = yaml.safe_load(reader.read("dvc.lock", rev))
+    seed = lock_seed(lock)
+    if seed is None:
+        raise ReportError(f"{name}: its dvc.lock records no seed; not a finished run of this pipeline")
+    tables = {m: pd.read_csv(io.StringIO(reader.read(f"plots/eval/{m}.csv", rev))) for m in models}
+    speed = {}
+    for m in models:
+        try:
+            speed[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", rev))["seconds_per_epoch_median"])
+        except Exception:  # noqa: BLE001 - speed is optional: an output missing from the local cache
+            pass
+    return Run(name, rev, int(seed), tables, speed)
+
+
+def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS) -> list[Run]:
+    """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone
+    (by the params and code hashes its dvc.lock records, not by what params.yaml says)."""
+    if revs:
+        runs = []
+        for rev in revs:
+            try:
+                runs.append(load_run(reader, rev, rev, models))
+            except ReportError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an unknown revision, or one without the pipeline's files
+                first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+                raise ReportError(f"{rev}: cannot read its results ({first})") from None
+        seeds = [r.seed for r in runs]
+        if len(set(seeds)) != len(seeds):
+            raise ReportError(f"the revisions given repeat a seed ({seeds}): replicates need distinct seeds")
+        return runs
+    head = reader.head()
+    try:
+        stages = set(yaml.safe_load(reader.read("dvc.yaml", head))["stages"])
+        ref = identity(yaml.safe_load(reader.read("dvc.lock", head)), stages)
+    except Exception as exc:  # noqa: BLE001
+        raise ReportError(f"HEAD has no finished pipeline to compare with ({exc.__class__.__name__}: {exc})") from None
+    runs: dict[int, Run] = {}
+    for name, sha in [("HEAD", head)] + reader.experiments():
+        try:
+            lock = yaml.safe_load(reader.read("dvc.lock", sha))
+            if identity(lock, stages) != ref:
+                continue
+            run = load_run(reader, name, sha, models)
+        except Exception:  # noqa: BLE001 - a revision without a finished pipeline is not a replicate
+            continue
+        runs.setdefault(run.seed, run)  # HEAD first, then the newest experiment of each seed
+    return [runs[s] for s in sorted(runs)]
+
+
+# --- replicates as tracked files ------------------------------------------------------------------
+
+
+def write_replicates(runs: list[Run], folder: str | Path) -> None:
+    """One plain JSON file per run, ``<folder>/seed-<N>.json``: all the report reads of it (per model the
+    per-epoch table as {column: [values]}, missing values null). Experiments live in one machine's git refs;
+    these files, tracked by git, let any clone rebuild the report. Files of other seeds are removed, so the
+    folder holds exactly the replicates of the report written beside it."""
+    from .io import write_bytes
+
+    folder = Path(folder)
+    for r in runs:
+        tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
+        record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
+                  "tables": tables}
+        write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
+    for path in folder.glob("seed-*.json"):
+        if path.name not in {f"seed-{r.seed}.json" for r in runs}:
+            path.unlink()
+
+
+def read_replicates(folder: str | Path) -> list[Run]:
+    """The runs that write_replicates wrote to ``folder``, by seed (none if there are none)."""
+    runs = []
+    for path in Path(folder).glob("seed-*.json"):
+        d = json.loads(path.read_text())
+        tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
+        runs.append(Run(d["name"], d["rev"], int(d["seed"]), tables, d["seconds_per_epoch"]))
+    return sorted(runs, key=lambda r: r.seed)
+
+
+def gather(revs: list[str], from_files: bool, folder: str | Path,
+           params_path: str | Path) -> tuple[list[Run], dict, bool]:
+    """(runs, the params they ran with, whether they came from ``folder``): the named revisions, or HEAD and its
+    seed replicates among the experiments, or, with ``from_files`` or where no experiment is a replicate
+    (a fresh clone has none), the replicate files, with the workspace's params."""
+    if not from_files:
+        reader = RepoReader(".")
+        try:
+            runs = find_runs(reader, revs)
+            if revs or any(r.name != "HEAD" for r in runs) or not any(Path(folder).glob("seed-*.json")):
+                return runs, yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}, False
+        finally:
+            reader.close()
+        print(f"seeds: no experiment is a seed replicate of HEAD; reading {folder}/seed-*.json", file=sys.stderr)
+    return read_replicates(folder), yaml.safe_load(Path(params_path).read_text()), True
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m siamese_mnist seeds", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("revs", nargs="*", help="experiment names or git revisions (default: HEAD and its seed replicates)")
+    ap.add_argument("--write", action="store_true",
+                    help="write --json-out, --markdown-out and the --replicates files (default: print the markdown)")
+    ap.add_argument("--allow-few", action="store_true", help=f"report 2 replicates (default: at least {MIN_RUNS})")
+    ap.add_argument("--from-files", action="store_true", help="read the replicates from --replicates, not experiments")
+    ap.add_argument("--json-out", default="metrics/seeds.json")
+    ap.add_argument("--markdown-out", default="metrics/seeds.md")
+    ap.add_argument("--replicates", default="metrics/replicates", help="folder of seed-<N>.json, one per replicate")
+    ap.add_argument("--params", default="params.yaml", help="read for render.epochs with --from-files")
+    args = ap.parse_args(argv)
+    if args.revs and args.from_files:
+        ap.error("--from-files reads every replicate file: name no revisions")
+    from .io import write_bytes, write_json
+
+    try:
+        runs, params, from_files = gather(args.revs, args.from_files, args.replicates, args.params)
+        seeds = ", ".join(str(r.seed) for r in runs)
+        if len(runs) < MIN_RUNS and not args.allow_few:
+            start = max((r.seed for r in runs), default=0) + 1
+            more = " ".join(str(s) for s in range(start, start + MIN_RUNS - len(runs)))
+            raise ReportError(f"{len(runs)} replicate(s) found{f' (seeds {seeds})' if runs else ''}; the report needs "
+                              f"{MIN_RUNS}: queue more (for s in {more}; do dvc exp run --queue -n seed-$s -S seed=$s; "
+                              "done; dvc queue start) or pass --allow-few")
+        lengths = {len(t) for r in runs for t in r.tables.values()}
+        if len(lengths) > 1:
+            raise ReportError(f"the runs have per-epoch tables of different lengths {sorted(lengths)}")
+        epochs = [e for e in params.get("render", {}).get("epochs", []) if e < min(lengths, default=0)]
+        report = summarise(runs, epochs)
+    except ReportError as exc:
+        print(f"seeds: {exc}", file=sys.stderr)
+        return 2
+    if not args.write:
+        sys.stdout.write(markdown(report))
+        print(f"(not written; --write to update {Path(args.json_out).with_suffix('.*')})", file=sys.stderr)
+        return 0
+    write_json(args.json_out, report)
+    write_bytes(args.markdown_out, markdown(report).encode())
+    if not from_files:
+        write_replicates(runs, args.replicates)
+    print(f"{len(runs)} replicates (seeds {seeds}): wrote {args.json_out} and {args.markdown_out}"
+          + ("" if from_files else f" and {args.replicates}/seed-*.json"))
+    return 0
