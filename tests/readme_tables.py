@@ -1,14 +1,15 @@
-"""The README's result tables, written from the tracked files they cite.
+"""The result tables of README.md and docs/results.md, written from the tracked files they cite.
 
+    python tests/readme_tables.py headline    # README: the default run's logistic regression and MAP@R
     python tests/readme_tables.py final       # final metrics of the default run
     python tests/readme_tables.py retrieval   # retrieval and one-shot, with the raw-pixel baseline
     python tests/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
     python tests/readme_tables.py seeds       # the seeds report: final metrics over replicates
     python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
 
-``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands and
-requires the README to hold exactly that table: a figure edited by hand, or left behind by a new
-run, fails the test.
+``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
+README.md or any page under docs/, and requires the page to hold exactly that table: a figure edited
+by hand, or left behind by a new run, fails the test.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("cnn", "siamese", "triplet")
+from siamese_mnist.config import MODELS  # noqa: E402 - the one model list
 LONG = {"cnn": "CNN (2-D bottleneck)", "siamese": "Siamese (contrastive, margin 1)",
         "triplet": "Triplet (margin 1, random triplets)"}
 SHORT = {"cnn": "CNN", "siamese": "Siamese", "triplet": "Triplet"}
@@ -37,6 +38,22 @@ def _pct(x: float) -> str:
 
 def _bold_best(finals: dict, key: str, model: str, text: str) -> str:
     return f"**{text}**" if model == max(finals, key=lambda m: finals[m][key]) else text
+
+
+def headline(root: Path = ROOT) -> str:
+    """The README's one results table: final logistic regression and MAP@R, test and validation."""
+    f = {m: t.iloc[-1] for m, t in _tables(root).items()}
+    px = json.loads((root / "metrics/pixels.json").read_text())["pixels"]
+    rows = ["| model | logistic regression, test | validation | MAP@R, test | validation |",
+            "|---|---|---|---|---|",
+            f"| raw pixels (784-D) | – | – | {_pct(px['map_at_r'])} | – |"]
+    for m in MODELS:
+        r = f[m]
+        rows.append(f"| {SHORT[m]} | {_bold_best(f, 'logreg_acc', m, _pct(r.logreg_acc))} | "
+                    f"{_bold_best(f, 'val_logreg_acc', m, _pct(r.val_logreg_acc))} | "
+                    f"{_bold_best(f, 'map_at_r', m, _pct(r.map_at_r))} | "
+                    f"{_bold_best(f, 'val_map_at_r', m, _pct(r.val_map_at_r))} |")
+    return "\n".join(rows)
 
 
 def final(root: Path = ROOT) -> str:
@@ -124,7 +141,7 @@ def seed_diffs(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs}
+TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Every number in the README's tables comes from a tracked file that the table cites.
+"""Every number in the README's tables, and in those of every page under docs/, comes from a tracked
+file that the table cites.
 
 A table whose cells hold decimal numbers must be preceded (within the few lines above it) by a line
 starting "Source:" that names one or more files in backticks, each tracked by git. Where that line
@@ -6,6 +7,10 @@ also names a table command, ``python tests/readme_tables.py NAME``, the table mu
 the command writes from those files (every cell in its place). Otherwise, the weaker check: every
 decimal number of the table must equal some number of the cited files rounded to the README's
 precision, as it is or times 100 (fractions shown in percent). Integers are not checked.
+
+Besides: the README stays a front door (at most ``README_MAX_LINES`` lines, and it links every page
+under docs/); no page cites an issue number or a commit hash as a source (the refs are on no machine,
+so such a figure cannot be checked), and every relative link leads to a file that exists.
 """
 
 from __future__ import annotations
@@ -20,9 +25,21 @@ import pytest
 import readme_tables
 
 ROOT = Path(__file__).resolve().parents[1]
+DOCS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))
+PAGES = ["README.md", *DOCS]
+README_MAX_LINES = 250
 DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 CITED = re.compile(r"`([\w./@-]+\.(?:json|csv|md|tsv|yaml))`")
 COMMAND = re.compile(r"python tests/readme_tables\.py ([\w-]+)")
+ISSUE = re.compile(r"\bissues?\s*#?\d+|\bissue\s+no\.?\s*\d+", re.IGNORECASE)
+HEX = r"[0-9a-f]{7,40}"
+# a hex word with a digit and a letter (f685464, 18472d8), anywhere; an all-digit one (3066889) where a
+# revision goes: after git show/checkout/diff/log, "commit", a seeds/report/comparison command, or before ":path"
+HASH_LIKE = re.compile(rf"(?<![\w.-])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d){HEX}(?![\w])")
+HASH_AS_REV = re.compile(rf"(?:\bgit\s+(?:show|checkout|diff|log|switch)\s+|\bcommits?\s+|"
+                         rf"siamese_mnist\s+(?:report|seeds)\s+(?:[\w-]+\s+)*?|\b(?:same_outputs\.sh|stage_ab\.py|"
+                         rf"bf16_vs_fp32\.py)\s+(?:--\w+\s+)?)`?({HEX})\b|(?<![\w.-])({HEX}):[\w/]", re.IGNORECASE)
+LINK = re.compile(r"\]\(([^)\s#]*)(?:#([^)\s]*))?\)")
 
 
 def tables(text: str) -> list[tuple[int, list[str], list[str]]]:
@@ -60,8 +77,9 @@ def matches(value: str, candidates: list[float]) -> bool:
     return any(round(c, places) == v or round(100 * c, places) == v for c in candidates)
 
 
-def check(readme: str, root: Path, tracked: set[str]) -> list[str]:
-    """Problems found: uncited tables, cited files that are not tracked, numbers that no cited file holds."""
+def check(readme: str, root: Path, tracked: set[str], name: str = "README.md") -> list[str]:
+    """Problems found in page ``name``: uncited tables, cited files that are not tracked, numbers that no
+    cited file holds, tables that differ from the command that writes them."""
     problems = []
     for line_no, rows, above in tables(readme):
         values = [v for row in rows for v in DECIMAL.findall(row.replace("**", ""))]
@@ -69,30 +87,109 @@ def check(readme: str, root: Path, tracked: set[str]) -> list[str]:
             continue
         cited = [c for line in above for c in CITED.findall(line)]
         if not cited:
-            problems.append(f"README.md:{line_no}: table with numbers but no 'Source:' line naming its files")
+            problems.append(f"{name}:{line_no}: table with numbers but no 'Source:' line naming its files")
             continue
         missing = [c for c in cited if c not in tracked]
         if missing:
-            problems.append(f"README.md:{line_no}: cites {', '.join(missing)}, not tracked by git")
+            problems.append(f"{name}:{line_no}: cites {', '.join(missing)}, not tracked by git")
             continue
         command = [c for line in above for c in COMMAND.findall(line)]
         if command:
             if command[0] not in readme_tables.TABLES:
-                problems.append(f"README.md:{line_no}: unknown table command {command[0]!r}")
+                problems.append(f"{name}:{line_no}: unknown table command {command[0]!r}")
             elif "\n".join(rows) != readme_tables.TABLES[command[0]](root):
-                problems.append(f"README.md:{line_no}: differs from `python tests/readme_tables.py {command[0]}`")
+                problems.append(f"{name}:{line_no}: differs from `python tests/readme_tables.py {command[0]}`")
             continue
         candidates = [x for c in cited for x in numbers_in(root / c)]
-        problems += [f"README.md:{line_no}: {v} is in none of {', '.join(cited)}"
+        problems += [f"{name}:{line_no}: {v} is in none of {', '.join(cited)}"
                      for v in values if not matches(v, candidates)]
     return problems
 
 
-def test_every_readme_table_number_is_in_the_tracked_file_it_cites():
-    tracked = set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                                 check=True).stdout.splitlines())
-    problems = check((ROOT / "README.md").read_text(), ROOT, tracked)
+def untraceable_sources(text: str, name: str = "README.md") -> list[str]:
+    """Lines that cite an issue number or a commit hash: sources nobody can open."""
+    problems = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        found = [m.group(0) for m in ISSUE.finditer(line)] + [m.group(0) for m in HASH_LIKE.finditer(line)]
+        found += [m.group(1) or m.group(2) for m in HASH_AS_REV.finditer(line)]
+        problems += [f"{name}:{line_no}: {f!r} (an issue number or a commit hash as a source)"
+                     for f in dict.fromkeys(found)]
+    return problems
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces to hyphens."""
+    found, in_code = set(), False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        elif not in_code and re.match(r"#{1,6} ", line):
+            found.add(re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-"))
+    return found
+
+
+def broken_links(text: str, page: Path) -> list[str]:
+    """Relative markdown links of ``page`` that lead to no file or folder, or to no heading of a page."""
+    problems = []
+    for target, anchor in LINK.findall(text):
+        if "://" in target or target.startswith("mailto:") or not (target or anchor):
+            continue
+        path = page.parent / target if target else page
+        if not path.exists():
+            problems.append(f"{page.relative_to(ROOT).as_posix()}: link to {target}, which does not exist")
+        elif anchor and path.suffix == ".md" and anchor not in anchors(path.read_text()):
+            problems.append(f"{page.relative_to(ROOT).as_posix()}: link to {target}#{anchor}, a heading "
+                            f"{path.name} does not have")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def tracked() -> set[str]:
+    return set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.splitlines())
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_number_is_in_the_tracked_file_it_cites(page, tracked):
+    problems = check((ROOT / page).read_text(), ROOT, tracked, page)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_issue_number_or_commit_hash_is_a_source(page):
+    problems = untraceable_sources((ROOT / page).read_text(), page)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_relative_link_leads_to_a_file(page):
+    problems = broken_links((ROOT / page).read_text(), ROOT / page)
+    assert not problems, "\n".join(problems)
+
+
+def test_readme_is_a_front_door_that_links_every_docs_page():
+    readme = (ROOT / "README.md").read_text()
+    lines = len(readme.splitlines())
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines; move detail to docs/ (at most {README_MAX_LINES})"
+    assert DOCS, "docs/ holds no page"
+    linked = {(ROOT / t).resolve() for t, _ in LINK.findall(readme) if t}
+    unlinked = [d for d in DOCS if (ROOT / d).resolve() not in linked]
+    assert not unlinked, f"README.md links none of {', '.join(unlinked)}"
+
+
+def test_untraceable_sources_are_found_and_plain_numbers_are_not():
+    bad = ["`git show 3066889:metrics/siamese.json`", "seed 0 is the default run (commit f685464)",
+           "`python -m siamese_mnist report 18472d8 seed-1 seed-2`", "recorded in issue 12",
+           "issue 11's closing note", "see issue #7", "`python benchmarks/bf16_vs_fp32.py --fp32 18472d8 seed-1`",
+           "`bash tests/same_outputs.sh 6254bd7 790538d`", "at 3066889:metrics/cnn.json"]
+    for line in bad:
+        assert untraceable_sources(line), line
+    good = ["55 000 training images, 10 000 test pairs, 14250000 images in all", "sha256 of the bytes",
+            "`plots/epochs/cnn_epoch050.png`", "2026-11-29", "treeverse/dvc#10562 (a DVC bug)",
+            "`benchmarks/results/quick-amd-epyc-2026-11-29.json`", "the commit that adds a model",
+            "`python -m siamese_mnist seeds`", "MAP@R 98.21 %, seed 1234567"]
+    for line in good:
+        assert untraceable_sources(line) == [], line
 
 
 @pytest.fixture
