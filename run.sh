@@ -14,8 +14,8 @@ case "$what" in repro|test|quick|setup) ;; *) echo "usage: bash run.sh repro|tes
 # the CNN sees each training image once an epoch, the Siamese and triplet networks two images through the
 # tower per training image (per_epoch as a float: N pairs, round(2N / 3) triplets).
 QUICK_PARAMS=(-S data.train_limit=5000 -S data.val_size=500 -S data.test_limit=1000 -S data.fit_samples=1000
-              -S train.epochs=10 -S siamese.per_epoch=2.0 -S triplet.per_epoch=2.0
-              -S evaluate.silhouette_samples=500 -S 'render.epochs=[0,1,2,5,10]')
+              -S train.epochs=6 -S siamese.per_epoch=2.0 -S triplet.per_epoch=2.0
+              -S evaluate.silhouette_samples=500 -S 'render.epochs=[0,1,2,4,6]' -S render.grid_resolution=150)
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
