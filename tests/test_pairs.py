@@ -110,3 +110,13 @@ def test_held_out_classes_never_appear_in_training_tuples(labels):
     # without a holdout: exactly the pairs drawn without a pool
     assert make_epoch_pairs(labels, 2, 100, 0.5, seed=1, pool=training_pool(labels))[0].tobytes() == \
         make_epoch_pairs(labels, 2, 100, 0.5, seed=1)[0].tobytes()
+
+
+def test_items_per_epoch_as_count_default_or_images_per_training_image():
+    from siamese_mnist.pairs import items_per_epoch
+
+    assert items_per_epoch(None, 4500, 2) == 4500  # one pair per training image
+    assert items_per_epoch(40_000, 55_000, 3) == 40_000  # an int is a count, whatever the data size
+    assert items_per_epoch(2.0, 4500, 2) == 4500  # 9 000 images through the tower = 4 500 pairs
+    assert items_per_epoch(2.0, 4500, 3) == 3000  # ... = 3 000 triplets
+    assert items_per_epoch(2.0, 100, 3) == 67  # 200 / 3 = 66.7, rounded
