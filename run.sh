@@ -48,6 +48,7 @@ case "$what" in
     mkdir -p quick
     git show "refs/exps/${head:0:2}/${head:2}/quick:plots/comparison_grid.png" > quick/comparison_grid.png
     echo "quick run: $((SECONDS - start)) s; grid: quick/comparison_grid.png; what changed and validation accuracy:"
+    [ -t 1 ] || export COLUMNS="${COLUMNS:-160}"  # not a terminal: rich would cut the table at 80 columns
     dvc exp show --no-pager --only-changed --drop 'Created|params.yaml|.*/|pixels|\w+\.(val\.)?(logreg|knn|roc|pair|map|precision|oneshot|silhouette|epoch|train_loss)' --keep '\w+\.val\.logreg_acc' ;;
   test)
     shift || true

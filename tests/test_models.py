@@ -47,7 +47,7 @@ def test_every_model_in_the_params_has_a_class_and_a_section():
     from siamese_mnist.models import MODEL_CLASSES
     assert set(MODELS) == set(MODEL_CLASSES)
     for name in MODELS:
-        section = Params().optim(name)
+        section = Params().section(name)
         model = build_model(name, CFG, section)
         k = model.images_per_item
         labels = np.repeat(np.arange(10), 5)

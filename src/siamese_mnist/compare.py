@@ -82,7 +82,7 @@ def load_model(path: str | Path):
     cfg = ck["config"]
     p = params_from_dict({"model": cfg["model"], ck["model"]: cfg.get(ck["model"], {})})
     inputs = ck.get("input", {})
-    model = build_model(ck["model"], p.model, p.optim(ck["model"]), inputs.get("image_size", SIZE),
+    model = build_model(ck["model"], p.model, p.section(ck["model"]), inputs.get("image_size", SIZE),
                         len(inputs.get("classes", range(10))))
     model.load_state_dict(ck["state_dict"])
     return model.eval(), Normalizer(*ck["normalizer"]), inputs

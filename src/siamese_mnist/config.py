@@ -122,8 +122,8 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class OptimConfig:
-    """Optimisation settings shared in shape by every model section."""
+class PerModelConfig:
+    """The settings every model's own section (``cnn``, ``siamese``, ``triplet``) has; each adds its own."""
 
     batch_size: int = 256
     lr: float = 3e-3
@@ -142,12 +142,12 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class CnnConfig(OptimConfig):
+class CnnConfig(PerModelConfig):
     pass
 
 
 @dataclass(frozen=True)
-class SiameseConfig(OptimConfig):
+class SiameseConfig(PerModelConfig):
     margin: float = 1.0
     shift: int = 3
     per_epoch: int | float | None = None  # pairs per epoch (int), images per training image (float), None = 2.0
@@ -163,7 +163,7 @@ class SiameseConfig(OptimConfig):
 
 
 @dataclass(frozen=True)
-class TripletConfig(OptimConfig):
+class TripletConfig(PerModelConfig):
     margin: float = 1.0
     mining: Literal["none", "semihard", "hardest"] = "none"  # online negative mining within each batch
     shift: int = 3
@@ -260,13 +260,11 @@ class Params:
         if too_late:
             raise ParamsError(f"render.epochs: epoch {too_late[0]} is beyond train.epochs={self.train.epochs}")
 
-    def section(self, model: str) -> OptimConfig:
+    def section(self, model: str) -> PerModelConfig:
         """The params section of ``model`` (``cnn``, ``siamese``, ``triplet``)."""
         if model not in MODELS:
             raise ParamsError(f"model {model!r} is unknown; known: {', '.join(MODELS)}")
         return getattr(self, model)
-
-    optim = section  # TEMP alias
 
 
 def _coerce(value: Any, hint: Any, path: str) -> Any:

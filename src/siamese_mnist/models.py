@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig, OptimConfig
+from .config import ModelConfig, PerModelConfig
 from .losses import batch_triplet_loss, contrastive_loss
 from .pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 
@@ -62,7 +62,7 @@ class EmbeddingModel(nn.Module):
 
     images_per_item = 1
 
-    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+    def __init__(self, cfg: ModelConfig, section: PerModelConfig | None = None, image_size: int = 28,
                  num_classes: int = 10):
         super().__init__()
         self.embedding = EmbeddingNet(cfg, image_size)
@@ -92,7 +92,7 @@ class EmbeddingModel(nn.Module):
 class CNN(EmbeddingModel):
     """Classifier whose ``num_classes``-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
 
-    def __init__(self, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+    def __init__(self, cfg: ModelConfig, section: PerModelConfig | None = None, image_size: int = 28,
                  num_classes: int = 10):
         super().__init__(cfg, section, image_size)
         self.classifier = nn.Linear(cfg.embedding_dim, num_classes)
@@ -142,7 +142,7 @@ class Triplet(EmbeddingModel):
 MODEL_CLASSES: dict[str, type[EmbeddingModel]] = {"cnn": CNN, "siamese": Siamese, "triplet": Triplet}
 
 
-def build_model(name: str, cfg: ModelConfig, section: OptimConfig | None = None, image_size: int = 28,
+def build_model(name: str, cfg: ModelConfig, section: PerModelConfig | None = None, image_size: int = 28,
                 num_classes: int = 10) -> EmbeddingModel:
     """The model ``name`` for (1, image_size, image_size) inputs; the CNN classifies ``num_classes`` classes."""
     if name not in MODEL_CLASSES:

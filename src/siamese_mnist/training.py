@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import OptimConfig, Params
+from .config import Params, PerModelConfig
 from .data import DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset, training_pool
 from .io import load_npz
 from .models import EmbeddingModel
@@ -181,14 +181,14 @@ class TrainState:
         return {k: v for name, y in labels.items() for k, v in ((name, self.stack(name)), (f"{name}_labels", y))}
 
 
-def make_optimizer(model: nn.Module, cfg: OptimConfig, epochs: int, steps_per_epoch: int):
+def make_optimizer(model: nn.Module, cfg: PerModelConfig, epochs: int, steps_per_epoch: int):
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.15)
     return opt, sched
 
 
-def _epoch_offsets(n_items: int, k: int, cfg: OptimConfig, seed: int, epoch: int) -> torch.Tensor:
+def _epoch_offsets(n_items: int, k: int, cfg: PerModelConfig, seed: int, epoch: int) -> torch.Tensor:
     """This epoch's (items, k, 2) augmentation shift offsets, from (seed, epoch) alone.
 
     The items' order comes from the index file, already shuffled per epoch.
@@ -200,7 +200,7 @@ def _epoch_offsets(n_items: int, k: int, cfg: OptimConfig, seed: int, epoch: int
 EpochCallback = Callable[["TrainState", nn.Module, object, object], None]
 
 
-def train(name: str, model: EmbeddingModel, data: TrainingData, cfg: OptimConfig, schedule: Schedule,
+def train(name: str, model: EmbeddingModel, data: TrainingData, cfg: PerModelConfig, schedule: Schedule,
           state: TrainState | None = None, resume: dict | None = None,
           on_epoch_end: Sequence[EpochCallback] = ()) -> TrainState:
     """Train ``model`` for ``schedule.epochs`` epochs and return its history and per-epoch embedding dumps.
