@@ -97,6 +97,7 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     assert "margin-half" in html and "margin-two" in html
     assert "logreg_acc" in html and "Training loss per epoch" in html and "Verification ROC" in html
     assert "confusion" in html.lower()
+    assert html.count('"title": "model"') >= 9 and "labelExpr" in html  # series named by model (by_model.json)
     assert "comparison_grid.png" in html and "siamese_epoch002.png" in html
     assert len(list(out.rglob("*.png"))) >= 2 * (1 + 6)  # grid + 6 epoch images, per experiment
 
