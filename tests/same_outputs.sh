@@ -22,8 +22,10 @@ make_repo(Path('$work/run-$rev'), '$mirror').dvc('repro')")
      | xargs md5sum) > "$work/md5-$rev.txt"
   git -C "$root" worktree remove --force "$work/wt-$rev"
 done
-if diff "$work/md5-$a.txt" "$work/md5-$b.txt" | grep '^[<>]' | grep -v -e 'images_per_s.tsv' -e 'metrics/runtime/'; then
-  echo "outputs differ (above; besides wall-clock files)"; exit 1
+# (set -o pipefail made this an `if` on diff's own status, 1 whenever anything differs: it reported "same")
+differ=$(diff "$work/md5-$a.txt" "$work/md5-$b.txt" | grep '^[<>]' | grep -v -e 'images_per_s.tsv' -e 'metrics/runtime/' || true)
+if [ -n "$differ" ]; then
+  echo "$differ"; echo "outputs differ (above; besides wall-clock files)"; exit 1
 fi
 echo "same outputs: every file but the wall-clock ones is byte-identical ($(wc -l < "$work/md5-$a.txt") files)"
 rm -rf "$work"
