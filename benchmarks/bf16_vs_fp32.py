@@ -26,7 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from siamese_mnist.config import MODELS  # noqa: E402
-from siamese_mnist.seeds import RepoReader, ReportError, find_runs, interval  # noqa: E402
+from siamese_mnist.replicates import RepoReader, ReportError, find_runs  # noqa: E402
+from siamese_mnist.seeds import interval  # noqa: E402
 
 METRICS = ("val_logreg_acc", "val_map_at_r", "logreg_acc", "map_at_r")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from siamese_mnist.seeds import (FINAL_METRICS, ReportError, Run, interval, main, markdown, paired,
-                                 read_replicates, summarise, write_replicates)
+from siamese_mnist.replicates import ReportError, Run, read_replicates, write_replicates
+from siamese_mnist.seeds import FINAL_METRICS, interval, main, markdown, paired, summarise
 
 T_975_2DF = 4.302652729911275  # Student's t, 97.5th percentile, 2 degrees of freedom (tables: 4.303)
 T_975_1DF = 12.706204736174698  # the same, 1 degree of freedom (tables: 12.706)
@@ -79,7 +79,7 @@ def _lock(seed=0, lr=0.003, md5="aaa", stale=False):
 
 
 def test_replicate_identity_ignores_seed_data_and_stale_stages_but_not_params_or_code():
-    from siamese_mnist.seeds import identity, lock_seed
+    from siamese_mnist.replicates import identity, lock_seed
 
     stages = {"train", "check"}
     ref = identity(_lock(seed=0, stale=True), stages)

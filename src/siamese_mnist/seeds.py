@@ -27,18 +27,14 @@ every epoch of ``render.epochs``.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import math
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import yaml
 
 from .config import MODELS
+from .replicates import ReportError, Run, gather, write_replicates
 
 FINAL_METRICS = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
                  "silhouette", "val_logreg_acc", "val_roc_auc", "val_map_at_r")
@@ -48,21 +44,6 @@ BASELINE = "cnn"
 RANGE = {k: (-1.0, 1.0) if k.endswith("silhouette") else (0.0, 1.0) for k in FINAL_METRICS}
 SECONDS = (0.0, math.inf)
 MIN_RUNS = 3  # fewer make an interval too wide to read (t = 12.7 at 2 seeds), so they need --allow-few
-
-
-class ReportError(RuntimeError):
-    """Nothing (or not enough) to report; the message says what is missing."""
-
-
-@dataclass
-class Run:
-    """One replicate: its name, git revision, seed, per-epoch tables and training speed per model."""
-
-    name: str
-    rev: str
-    seed: int
-    tables: dict[str, pd.DataFrame]  # model -> the evaluate stage's per-epoch table (plots/eval/<model>.csv)
-    seconds_per_epoch: dict[str, float] = field(default_factory=dict)  # model -> median training epoch
 
 
 def interval(values: list[float] | np.ndarray, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
@@ -171,159 +152,6 @@ def markdown(report: dict) -> str:
         head += ["", "*: interval clipped to the metric's range ([0, 1], the silhouette [-1, 1]; a paired difference",
                  "[-1, 1] and [-2, 2]): from so few replicates the t-interval reaches past what the metric can take."]
     return "\n".join(head + lines) + "\n"
-
-
-# --- finding the replicates -------------------------------------------------------------------------
-
-
-def identity(lock: dict, stages: set[str]) -> dict:
-    """What makes a run a replicate, from its dvc.lock: per pipeline stage (``stages``: the stage names of
-    ``dvc.yaml``; ``train@cnn`` counts as ``train``), the params it ran with but ``seed`` and the hash of
-    every ``src/`` and ``stages/`` file it depends on. Entries of stages no longer in the pipeline are ignored."""
-    out = {}
-    for name, stage in lock.get("stages", {}).items():
-        if name.split("@")[0] not in stages:
-            continue
-        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
-        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(("src/", "stages/"))}
-        out[name] = {"params": params, "code": code}
-    return out
-
-
-def lock_seed(lock: dict) -> int | None:
-    """The seed the run's stages ran with (None if no stage reads it)."""
-    seeds = {f["seed"] for stage in lock.get("stages", {}).values()
-             for f in stage.get("params", {}).values() if "seed" in f}
-    if len(seeds) > 1:
-        raise ReportError(f"dvc.lock records several seeds {sorted(seeds)}: a half-finished run")
-    return seeds.pop() if seeds else None
-
-
-class RepoReader:
-    """Reads files of a DVC repo at git revisions (git-tracked files and DVC-tracked outputs alike)."""
-
-    def __init__(self, root: str | Path = "."):
-        from dvc.repo import Repo
-
-        self.root = str(root)
-        self.repo = Repo(self.root)
-
-    def read(self, path: str, rev: str) -> str:
-        import dvc.api
-
-        return dvc.api.read(path, repo=self.root, rev=rev)
-
-    def experiments(self) -> list[tuple[str, str]]:
-        """(name, sha) of every experiment of every baseline, newest commit first."""
-        found = [(name, sha) for exps in self.repo.experiments.ls(all_commits=True).values()
-                 for name, sha in exps if sha]
-        times = {sha: self.repo.scm.resolve_commit(sha).commit_time for _, sha in found}
-        return sorted(found, key=lambda e: -times[e[1]])
-
-    def head(self) -> str:
-        return self.repo.scm.get_rev()
-
-    def close(self) -> None:
-        self.repo.close()
-
-
-def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -> Run:
-    lock = yaml.safe_load(reader.read("dvc.lock", rev))
-    seed = lock_seed(lock)
-    if seed is None:
-        raise ReportError(f"{name}: its dvc.lock records no seed; not a finished run of this pipeline")
-    tables = {m: pd.read_csv(io.StringIO(reader.read(f"plots/eval/{m}.csv", rev))) for m in models}
-    speed = {}
-    for m in models:
-        try:
-            speed[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", rev))["seconds_per_epoch_median"])
-        except Exception:  # noqa: BLE001 - speed is optional: an output missing from the local cache
-            pass
-    return Run(name, rev, int(seed), tables, speed)
-
-
-def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS) -> list[Run]:
-    """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone
-    (by the params and code hashes its dvc.lock records, not by what params.yaml says)."""
-    if revs:
-        runs = []
-        for rev in revs:
-            try:
-                runs.append(load_run(reader, rev, rev, models))
-            except ReportError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - an unknown revision, or one without the pipeline's files
-                first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-                raise ReportError(f"{rev}: cannot read its results ({first})") from None
-        seeds = [r.seed for r in runs]
-        if len(set(seeds)) != len(seeds):
-            raise ReportError(f"the revisions given repeat a seed ({seeds}): replicates need distinct seeds")
-        return runs
-    head = reader.head()
-    try:
-        stages = set(yaml.safe_load(reader.read("dvc.yaml", head))["stages"])
-        ref = identity(yaml.safe_load(reader.read("dvc.lock", head)), stages)
-    except Exception as exc:  # noqa: BLE001
-        raise ReportError(f"HEAD has no finished pipeline to compare with ({exc.__class__.__name__}: {exc})") from None
-    runs: dict[int, Run] = {}
-    for name, sha in [("HEAD", head)] + reader.experiments():
-        try:
-            lock = yaml.safe_load(reader.read("dvc.lock", sha))
-            if identity(lock, stages) != ref:
-                continue
-            run = load_run(reader, name, sha, models)
-        except Exception:  # noqa: BLE001 - a revision without a finished pipeline is not a replicate
-            continue
-        runs.setdefault(run.seed, run)  # HEAD first, then the newest experiment of each seed
-    return [runs[s] for s in sorted(runs)]
-
-
-# --- replicates as tracked files ------------------------------------------------------------------
-
-
-def write_replicates(runs: list[Run], folder: str | Path) -> None:
-    """One plain JSON file per run, ``<folder>/seed-<N>.json``: all the report reads of it (per model the
-    per-epoch table as {column: [values]}, missing values null). Experiments live in one machine's git refs;
-    these files, tracked by git, let any clone rebuild the report. Files of other seeds are removed, so the
-    folder holds exactly the replicates of the report written beside it."""
-    from .io import write_bytes
-
-    folder = Path(folder)
-    for r in runs:
-        tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
-        record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
-                  "tables": tables}
-        write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
-    for path in folder.glob("seed-*.json"):
-        if path.name not in {f"seed-{r.seed}.json" for r in runs}:
-            path.unlink()
-
-
-def read_replicates(folder: str | Path) -> list[Run]:
-    """The runs that write_replicates wrote to ``folder``, by seed (none if there are none)."""
-    runs = []
-    for path in Path(folder).glob("seed-*.json"):
-        d = json.loads(path.read_text())
-        tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
-        runs.append(Run(d["name"], d["rev"], int(d["seed"]), tables, d["seconds_per_epoch"]))
-    return sorted(runs, key=lambda r: r.seed)
-
-
-def gather(revs: list[str], from_files: bool, folder: str | Path,
-           params_path: str | Path) -> tuple[list[Run], dict, bool]:
-    """(runs, the params they ran with, whether they came from ``folder``): the named revisions, or HEAD and its
-    seed replicates among the experiments, or, with ``from_files`` or where no experiment is a replicate
-    (a fresh clone has none), the replicate files, with the workspace's params."""
-    if not from_files:
-        reader = RepoReader(".")
-        try:
-            runs = find_runs(reader, revs)
-            if revs or any(r.name != "HEAD" for r in runs) or not any(Path(folder).glob("seed-*.json")):
-                return runs, yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}, False
-        finally:
-            reader.close()
-        print(f"seeds: no experiment is a seed replicate of HEAD; reading {folder}/seed-*.json", file=sys.stderr)
-    return read_replicates(folder), yaml.safe_load(Path(params_path).read_text()), True
 
 
 def main(argv: list[str] | None = None) -> int:
