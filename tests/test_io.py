@@ -3,7 +3,8 @@ import os
 import pytest
 import torch
 
-from siamese_mnist.io import UnsafeCheckpointError, atomic_path, load_checkpoint, save_checkpoint, write_bytes
+from siamese_mnist.io import (UnsafeCheckpointError, atomic_folder, atomic_path, load_checkpoint, save_checkpoint,
+                              write_bytes)
 
 
 class Payload:
@@ -41,3 +42,23 @@ def test_failed_write_leaves_previous_file_and_no_temp(tmp_path):
             raise RuntimeError("killed mid-write")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_a_folder_is_swapped_in_whole_or_left_as_it_was(tmp_path):
+    out = tmp_path / "raw"
+    out.mkdir()
+    (out / "old").write_text("old")
+    (tmp_path / ".raw.tmp").mkdir()  # what a killed run leaves
+    (tmp_path / ".raw.tmp" / "half").write_text("half")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(out) as tmp:
+            assert tmp.name == ".raw.tmp" and list(tmp.iterdir()) == []  # the leftover was cleared first
+            (tmp / "new").write_text("new")
+            raise RuntimeError("failed mid-way")
+    assert [p.name for p in out.iterdir()] == ["old"] and not (tmp_path / ".raw.tmp").exists()
+    with atomic_folder(out) as tmp:
+        (tmp / "new").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new"] and sorted(p.name for p in tmp_path.iterdir()) == ["raw"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask  # the usual mode, not mkdtemp's 0700

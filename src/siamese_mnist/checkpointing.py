@@ -40,11 +40,11 @@ def training_config(model_name: str, p: Params) -> dict:
             "train": to_dict(p.train), model_name: to_dict(p.section(model_name))}
 
 
-def model_record(model_name: str, model: nn.Module, config: dict, data, dataset: str) -> dict:
+def model_record(model_name: str, model: nn.Module, config: dict, data: TrainingData, dataset: str) -> dict:
     """What ``models/<model>.pt`` holds: the weights, the params they were trained with and the input normaliser.
 
     A folder model also records its input size and class names (compare resizes to it and names classes);
-    without them a checkpoint is MNIST-format: 28x28, the dataset's own class names. ``data``: TrainingData.
+    without them a checkpoint is MNIST-format: 28x28, the dataset's own class names.
     """
     inputs = {"input": {"image_size": data.image_size, "classes": data.classes}} if dataset == "folder" else {}
     return {"model": model_name, "state_dict": model.cpu().state_dict(), "config": config,
@@ -139,7 +139,8 @@ def train_resumably(name: str, p: Params, data: TrainingData, amp: bool, resume_
                     inputs: list) -> tuple[EmbeddingModel, TrainState, EpochCheckpointer]:
     """Build and train model ``name``, resuming from ``resume_point`` when it matches this run (keyed on ``p``,
     the precision and the bytes of ``inputs``: data, index file, code) and saving one after every epoch;
-    its per-epoch curves go to ``live_dir``. The caller removes the resume point (``finish``) once its outputs are written."""
+    its per-epoch curves go to ``live_dir``. The caller removes the resume point (``finish``) once its outputs
+    are written."""
     model = build_model(name, p.model, p.section(name), data.image_size, len(data.classes))
     ckpt = EpochCheckpointer(resume_point, name, p, inputs=inputs, precision="bf16" if amp else "fp32")
     state, resume = ckpt.restore(model)

@@ -25,7 +25,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import Params, PerModelConfig
-from .data import DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset, training_pool
+from .data import (DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset,
+                   training_pool)
 from .io import load_npz
 from .models import EmbeddingModel
 from .runtime import Interrupted, derive_seed, release_free_memory
@@ -130,7 +131,7 @@ class IndexFileError(DatasetError):
 
 
 def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.device) -> TrainingData:
-    """Load the splits and the model's index file, fit the normaliser on the training pool, move it all to ``device``."""
+    """Load the splits and the model's index file, fit the normaliser on the training pool; all on ``device``."""
     check_dataset(raw_dir, p.data)
     classes = load_class_names(raw_dir, p.data.dataset)
     splits = load_splits(raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
@@ -147,11 +148,12 @@ def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.dev
     del pool
     release_free_memory()  # the normaliser's float64 temporary: not resident while training
     x = to_device_images(images, device)
-    return TrainingData(
-        images=x, labels=torch.from_numpy(labels).to(device), items=items, targets=index.get("targets"),
-        norm=norm, fill=fill, classes=classes, dump_sets={"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
-                   "test": to_device_images(splits.test[0], device)},
-        dump_labels={"fit": labels[fit_idx], "val": splits.val[1], "test": splits.test[1]})
+    dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
+                 "test": to_device_images(splits.test[0], device)}
+    return TrainingData(images=x, labels=torch.from_numpy(labels).to(device), items=items,
+                        targets=index.get("targets"), norm=norm, dump_sets=dump_sets, fill=fill,
+                        dump_labels={"fit": labels[fit_idx], "val": splits.val[1], "test": splits.test[1]},
+                        classes=classes)
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ def train(name: str, model: EmbeddingModel, data: TrainingData, cfg: PerModelCon
         return _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
     except KeyboardInterrupt:
         if saved[0] is None:
-            raise Interrupted(f"{name} interrupted before its first resume point; `dvc repro` starts it again") from None
+            raise Interrupted(f"{name} interrupted before its first resume point; `dvc repro` starts it again") \
+                from None
         raise Interrupted(f"{name} interrupted after epoch {saved[0]}; `dvc repro` resumes from it") from None
 
 
