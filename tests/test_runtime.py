@@ -1,6 +1,11 @@
 """Machine settings: how many threads and which device a stage uses, from the environment."""
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -50,3 +55,30 @@ def test_machine_settings_come_from_the_environment_with_defaults():
 def test_bad_machine_settings_name_the_variable(env, message):
     with pytest.raises(DeviceError, match=message):
         machine_settings(env)
+
+
+CHILD = """
+import sys, time
+from siamese_mnist.runtime import Interrupted, run_stage
+def main():
+    print("ready", flush=True)
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        raise Interrupted("cnn interrupted after epoch 1; `dvc repro` resumes from it")
+run_stage(main)
+"""
+
+
+@pytest.mark.parametrize("shell", [s for s in ("/bin/sh", "/bin/bash", "/bin/dash") if shutil.which(s)])
+def test_ctrl_c_prints_one_line_and_dies_by_sigint_whatever_the_shell(shell):
+    """DVC runs a stage through $SHELL -c (dash where SHELL is unset): Ctrl-C reaches the whole process group.
+    The stage prints one line and dies by SIGINT, so every shell reports the same status (-2 to DVC)."""
+    proc = subprocess.Popen([shell, "-c", f"{sys.executable} -c '{CHILD}'"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert err == "cnn interrupted after epoch 1; `dvc repro` resumes from it\n"
+    assert proc.returncode == -signal.SIGINT

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import random
+import signal
 import sys
 from pathlib import Path
 from typing import Callable
@@ -27,7 +28,7 @@ class Interrupted(KeyboardInterrupt):
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2;
-    Ctrl-C exits with one line, status 130."""
+    Ctrl-C exits with one line, then by SIGINT itself (the shell's 130)."""
     from .config import ParamsError
     from .data import DataError, DatasetError
     from .io import UnsafeCheckpointError
@@ -49,7 +50,11 @@ def run_stage(main: Callable[[], None]) -> None:
         print(str(exc) or "interrupted; nothing was written, `dvc repro` runs this stage again", file=sys.stderr,
               flush=True)
         sys.stdout.flush()
-        os._exit(130)
+        # Die by the signal, not exit(130): a calling shell (dash, bash) then stops too and reports the same
+        # status whichever shell it is (https://www.cons.org/cracauer/sigint.html).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        os._exit(130)  # only if the signal is blocked
 
 
 def setup_machine(amp: bool | str, deterministic: bool) -> tuple[torch.device, int, bool]:
