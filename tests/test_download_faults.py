@@ -1,12 +1,21 @@
-"""Every way a mirror can fail, each served from 127.0.0.1: the next source is tried, nothing partial remains."""
+"""Every way a mirror can fail, most served from 127.0.0.1: the next source is tried, nothing partial remains,
+and no mirror, however big, endless or slow its answer, costs more than 300 MB or its deadline."""
 
+import functools
 import gzip
 import http.server
+import itertools
+import json
+import re
 import socket
+import subprocess
+import sys
+import time
+import zlib
 
 import pytest
 
-from siamese_mnist.data import DataError, download
+from siamese_mnist.data import DataError, download, gunzip
 
 
 def handler_for(mnist_dir, fault):
@@ -71,3 +80,128 @@ def test_connection_refused_and_timeout_are_listed(tmp_path, mnist_dir):
     assert "refused" in msg.lower() and "timed out" in msg.lower()
     assert msg.count("\n") == 2  # one line per source
     assert list(tmp_path.iterdir()) == []
+
+
+@functools.cache
+def gzip_bomb(size: int = 200 << 20) -> bytes:
+    """A gzip of ``size`` zero bytes: about a thousandth of that, built a MiB at a time to keep the test cheap."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    mib = bytes(1 << 20)
+    return b"".join([z.compress(mib) for _ in range(size >> 20)] + [z.flush()])
+
+
+def streaming_handler(chunks):
+    """A handler answering every GET with ``chunks(name)``, no Content-Length, until the client hangs up."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for chunk in chunks(self.path.rsplit("/", 1)[-1]):
+                    self.wfile.write(chunk)
+            except OSError:  # the client gave up, as it should
+                pass
+
+    return Handler
+
+
+# download() in a fresh Python whose address space may grow by 640 MiB only, so that a broken guard ends in a
+# MemoryError rather than in a machine out of memory; it prints the error, the seconds and the peak memory growth
+CHILD = """
+import json, resource, sys, time, tracemalloc
+from siamese_mnist.data import DataError, download
+out, sources, kwargs = json.loads(sys.argv[1])
+room = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize() + (640 << 20)
+resource.setrlimit(resource.RLIMIT_AS, (room, room))
+def hwm():
+    return next(int(line.split()[1]) << 10 for line in open("/proc/self/status") if line.startswith("VmHWM"))
+open("/proc/self/clear_refs", "w").write("5")  # the peak RSS so far is the import's: start it afresh here
+base = hwm()
+tracemalloc.start()
+start = time.monotonic()
+try:
+    download("mnist", out, sources, **kwargs)
+    msg = "downloaded"
+except DataError as exc:
+    msg = str(exc)
+print(json.dumps({"msg": msg, "seconds": time.monotonic() - start, "rss": hwm() - base,
+                  "traced": tracemalloc.get_traced_memory()[1]}))
+"""
+
+
+def download_in_child(tmp_path, sources: list[str], **kwargs) -> dict:
+    """What CHILD printed; the download failed with one line for its one source and stayed under 300 MB."""
+    args = json.dumps([str(tmp_path / "raw"), sources, kwargs])
+    proc = subprocess.run([sys.executable, "-c", CHILD, args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    print(result)
+    assert result["msg"].count("\n") == 1, result["msg"]  # "every source failed:", then one line
+    assert max(result["rss"], result["traced"]) < 300 << 20, result  # the torch import is not counted
+    assert not (tmp_path / "raw").exists()
+    return result
+
+
+def test_gzip_bomb_over_http_is_refused_at_the_file_size(tmp_path, serve):
+    url = serve(None, streaming_handler(lambda name: [gzip_bomb()]))
+    msg = download_in_child(tmp_path, [url])["msg"]
+    assert (f"{url}train-images-idx3-ubyte.gz: inflates past 47040016 bytes, the size of train-images-idx3-ubyte;"
+            " refused") in msg
+
+
+def test_gzip_bomb_in_a_folder_mirror_is_refused_at_the_file_size(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "train-images-idx3-ubyte.gz").write_bytes(gzip_bomb())
+    msg = download_in_child(tmp_path, [str(mirror)])["msg"]
+    assert f"{mirror}/train-images-idx3-ubyte.gz: inflates past 47040016 bytes" in msg
+
+
+def test_endless_response_is_cut_at_the_compressed_cap(tmp_path, mnist_dir, serve):
+    # the real file, then zero padding forever: gzip readers skip it, so it never inflates past the file's size
+    real = (mnist_dir / "train-images-idx3-ubyte.gz").read_bytes()
+    url = serve(None, streaming_handler(lambda name: itertools.chain([real], itertools.repeat(bytes(1 << 16)))))
+    result = download_in_child(tmp_path, [url], deadline=30)
+    cap = re.search(rf"{re.escape(url)}train-images-idx3-ubyte.gz: more than (\d+) bytes, the cap", result["msg"])
+    assert cap and 47040016 < int(cap[1]) < 2 * 47040016, result["msg"]
+    assert result["seconds"] < 20
+
+
+def test_dripping_server_is_left_at_the_deadline(tmp_path, mnist_dir, serve):
+    real = (mnist_dir / "train-images-idx3-ubyte.gz").read_bytes()
+
+    def drip(name):
+        stop = time.monotonic() + 10  # then the server hangs up itself: a truncated gzip, not a hung test
+        for i in range(0, len(real), 64):
+            if time.monotonic() > stop:
+                return
+            yield real[i:i + 64]
+            time.sleep(0.2)
+
+    url = serve(None, streaming_handler(drip))
+    start = time.monotonic()
+    with pytest.raises(DataError) as exc:
+        download("mnist", tmp_path / "raw", [url], timeout=5, deadline=1)  # every read well within its timeout
+    assert f"{url}train-images-idx3-ubyte.gz: took longer than 1 s; refused" in str(exc.value)
+    assert str(exc.value).count("\n") == 1
+    assert time.monotonic() - start < 5
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 16])
+def test_gunzip_in_chunks_accepts_what_gzip_decompress_accepts(chunk):
+    a, b = gzip.compress(b"hello " * 1000), gzip.compress(b"world")
+    for blob in [a, a + b, a + bytes(100) + b, a + bytes(7), b"", a + b"junk", bytes(2) + a, a[:-3], a + a[:5]]:
+        try:
+            want = gzip.decompress(blob)
+        except (OSError, EOFError):
+            want = None
+        try:
+            got = gunzip([blob[i:i + chunk] for i in range(0, len(blob), chunk)], "x.gz")
+        except DataError as exc:
+            assert "x.gz: not a valid gzip file" in str(exc)
+            got = None
+        assert got == want, (blob[-12:], chunk)

@@ -10,14 +10,17 @@ page or a bad gzip through as a traceback; here one source gives all four files,
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import hashlib
+import http.client
 import json
 import logging
 import os
+import time
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +58,8 @@ DATASETS: dict[str, dict] = {
     "mnist": {
         "mirrors": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
         "classes": [str(i) for i in range(10)],
+        "class_counts": {"train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
+                         "test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]},
         "files": _files({
             "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
             "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -66,6 +71,7 @@ DATASETS: dict[str, dict] = {
         "mirrors": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
         "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+        "class_counts": {"train": [6000] * 10, "test": [1000] * 10},
         "files": _files({
             "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -138,37 +144,86 @@ def verify(raw: bytes, spec: IdxFile) -> None:
         raise DataError(f"{spec.name}: sha256 {digest[:12]}… does not match pinned {spec.sha256[:12]}…")
 
 
-def gunzip(blob: bytes, name: str) -> bytes:
+_CHUNK = 1 << 16  # bytes per read
+_DEADLINE_READS = 20  # by default, one file may take this many per-read timeouts in all
+
+
+def _gzip_cap(size: int) -> int:
+    """The most bytes a gzip of ``size`` bytes may take: deflate stores what it cannot shrink with 5 bytes of
+    overhead per 64 KiB block; 1 % and 64 KiB more leave room for headers, several members and zero padding."""
+    return size + size // 100 + (1 << 16)
+
+
+def gunzip(blob: bytes | Iterable[bytes], name: str, limit: int | None = None) -> bytes:
+    """Inflate gzip data, whole or as chunks; accepts what ``gzip.decompress`` does (several members, zero padding
+    after one).
+
+    With ``limit``, refuses as soon as the output passes ``limit`` bytes: a gzip bomb costs at most
+    ``limit`` + 1 bytes of output, however far it would inflate.
+    """
+    out: list[bytes] = []
+    size, head = 0, b""
+    member, started = None, False  # member: the inflater of the member being read, None between members
     try:
-        return gzip.decompress(blob)
-    except (OSError, EOFError, zlib.error) as exc:
-        hint = " (looks like an HTML page)" if blob.lstrip()[:1] == b"<" else ""
+        for data in [blob] if isinstance(blob, (bytes, bytearray)) else blob:
+            head += data[: 64 - len(head)]  # what the HTML hint looks at
+            while data:
+                if member is None:
+                    if started and not (data := data.lstrip(b"\0")):  # zero padding, skipped as gzip.decompress does
+                        break
+                    member, started = zlib.decompressobj(16 + zlib.MAX_WBITS), True
+                piece = member.decompress(data, 0 if limit is None else limit + 1 - size)  # 0: no limit
+                size += len(piece)
+                if limit is not None and size > limit:
+                    stem = name.rsplit("/", 1)[-1].removesuffix(".gz")
+                    raise DataError(f"{name}: inflates past {limit} bytes, the size of {stem}; refused")
+                out.append(piece)
+                data, member = (member.unused_data, None) if member.eof else (member.unconsumed_tail, member)
+        if member is not None:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+    except (EOFError, zlib.error) as exc:
+        hint = " (looks like an HTML page)" if head.lstrip()[:1] == b"<" else ""
         raise DataError(f"{name}: not a valid gzip file{hint}: {exc}") from None
+    return b"".join(out)
 
 
-def _read_source(source: str, filename: str, timeout: float) -> bytes:
-    """The bytes of ``filename`` at ``source`` (a folder or an http(s) base URL)."""
-    if source.startswith(("http://", "https://")):
-        url = source.rstrip("/") + "/" + filename
+def _read_source(where: str, timeout: float, cap: int, deadline: float) -> Iterator[bytes]:
+    """The bytes at ``where`` (a file, or an http(s) URL), in chunks as they arrive.
+
+    ``timeout`` bounds each HTTP read; past ``cap`` bytes or ``deadline`` seconds in all, DataError: an endless
+    response or a server that drips bytes stops there, with nothing of it held.
+    """
+    end = time.monotonic() + deadline
+
+    def capped(read: Callable[[], bytes]) -> Iterator[bytes]:
+        seen = 0
+        while chunk := read():
+            seen += len(chunk)
+            if seen > cap:
+                raise DataError(f"{where}: more than {cap} bytes, the cap for this file; refused")
+            if time.monotonic() > end:
+                raise DataError(f"{where}: took longer than {deadline:g} s; refused")
+            yield chunk
+
+    if not where.startswith(("http://", "https://")):
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:
-                total = int(resp.headers.get("Content-Length") or 0) or None
-                chunks = []
-                with tqdm(total=total, unit="B", unit_scale=True, desc=filename, leave=False) as bar:
-                    while chunk := resp.read(1 << 16):
-                        chunks.append(chunk)
-                        bar.update(len(chunk))
-                return b"".join(chunks)
-        except urllib.error.HTTPError as exc:
-            raise DataError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DataError(f"{url}: {reason}") from None
-    path = Path(source) / filename
+            with open(where, "rb") as f:
+                yield from capped(lambda: f.read(_CHUNK))
+        except OSError as exc:
+            raise DataError(f"{where}: {exc.strerror or exc}") from None
+        return
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: {exc.strerror or exc}") from None
+        with urllib.request.urlopen(where, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=where.rsplit("/", 1)[-1], leave=False) as bar:
+                for chunk in capped(lambda: resp.read1(_CHUNK)):  # read1: what has arrived, so the clock is read
+                    bar.update(len(chunk))
+                    yield chunk
+    except urllib.error.HTTPError as exc:
+        raise DataError(f"{where}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(f"{where}: {reason}") from None
 
 
 def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
@@ -181,28 +236,38 @@ def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
     return extra + public
 
 
-def fetch_from(source: str, dataset: str, timeout: float = 30.0) -> dict[str, bytes]:
-    """All four verified, uncompressed files from one source, or DataError."""
+def fetch_from(source: str, dataset: str, timeout: float = 30.0, deadline: float | None = None) -> dict[str, bytes]:
+    """All four verified, uncompressed files from one source (a folder or an http(s) base URL), or DataError.
+
+    ``timeout`` bounds each HTTP read; ``deadline`` (default 20 × ``timeout``) each file's download in all.
+    Memory stays bounded whatever the source serves: a file is refused once its gzip passes its cap
+    (:func:`_gzip_cap`) or its output passes the file's pinned size.
+    """
+    deadline = _DEADLINE_READS * timeout if deadline is None else deadline
+    remote = source.startswith(("http://", "https://"))
     files = {}
     for spec in DATASETS[dataset]["files"].values():
-        blob = _read_source(source, spec.name + ".gz", timeout)
-        raw = gunzip(blob, spec.name + ".gz")
+        where = source.rstrip("/") + "/" + spec.name + ".gz" if remote else str(Path(source) / (spec.name + ".gz"))
+        with contextlib.closing(_read_source(where, timeout, _gzip_cap(spec.size), deadline)) as chunks:
+            raw = gunzip(chunks, where, spec.size)
         verify(raw, spec)
         files[spec.name] = raw
     return files
 
 
-def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: float = 30.0) -> None:
+def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: float = 30.0,
+             deadline: float | None = None) -> None:
     """Fill ``out_dir`` with the verified IDX files of ``dataset`` from the first source that works.
 
-    The folder appears whole (built beside it, then renamed) or not at all.
+    The folder appears whole (built beside it, then renamed) or not at all. ``timeout``: seconds per HTTP read;
+    ``deadline``: seconds per file in all (default 20 × ``timeout``), so that a server dripping bytes is given up.
     """
     out_dir = Path(out_dir)
     failures = []
     for source in sources:
         log.info("trying %s", source)
         try:
-            files = fetch_from(source, dataset, timeout)
+            files = fetch_from(source, dataset, timeout, deadline)
         except DataError as exc:
             log.warning("source failed: %s", exc)
             failures.append(f"{source}: {exc}")
@@ -245,12 +310,23 @@ def stratified_subset(labels: np.ndarray, limit: int | None, seed: int, stream: 
         return np.arange(n)
     rng = np.random.default_rng([seed, stream])
     classes, counts = np.unique(labels, return_counts=True)
+    take = stratified_counts(counts, limit)
+    picked = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def stratified_counts(counts: np.ndarray, limit: int | None) -> np.ndarray:
+    """(K,) images per class that :func:`stratified_subset` takes from classes of ``counts`` images: each
+    ``limit`` × its share, rounded by largest remainder (the seed only picks which images)."""
+    counts = np.asarray(counts)
+    n = int(counts.sum())
+    if limit is None or limit >= n:
+        return counts.copy()
     quota = counts * limit / n
     take = np.floor(quota).astype(int)
     short = limit - take.sum()
     take[np.argsort(-(quota - take), kind="stable")[:short]] += 1
-    picked = [rng.choice(np.flatnonzero(labels == c), size=k, replace=False) for c, k in zip(classes, take)]
-    return np.sort(np.concatenate(picked))
+    return take
 
 
 def load_subset(raw_dir: str | Path, split: str, limit: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
