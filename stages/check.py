@@ -1,15 +1,20 @@
 """Stage `check`: validate the whole params file before DVC touches any other stage's outputs.
 
 DVC deletes a changed stage's outputs before running its command. Every stage depends on this
-one, which runs first and fails on a bad param, so a typo costs nothing. Its output is the same
-bytes whenever the params are valid: it never makes another stage rerun.
+one, which runs first and fails on a bad param, so a typo costs nothing. Beyond each param's own
+range it checks what the params need of the data (a folder dataset is scanned: names, counts, file
+kinds) and of the machine (memory). Its output is the same bytes whenever the params are valid: it
+never makes another stage rerun.
 """
 
 import argparse
 
 import _bootstrap  # noqa: F401
 
+from siamese_mnist import limits
 from siamese_mnist.config import load_params
+from siamese_mnist.data import class_names
+from siamese_mnist.folder import scan
 from siamese_mnist.io import write_bytes
 from siamese_mnist.runtime import run_stage
 
@@ -19,7 +24,14 @@ def main() -> None:
     ap.add_argument("params")
     ap.add_argument("out")
     args = ap.parse_args()
-    load_params(args.params)
+    p = load_params(args.params)
+    if p.data.dataset == "folder":
+        found = scan(p.data.root)
+        counts, classes = limits.scanned_class_counts(found.files, len(found.classes), p.data.root), found.classes
+        p.data.validate_for(int(counts.train.sum()), int(counts.test.sum()), len(classes))
+    else:
+        counts, classes = limits.idx_class_counts(p.data.dataset), class_names(p.data.dataset)
+    limits.check(p, counts, classes, p.data.image_size)
     write_bytes(args.out, b"params valid\n")
 
 

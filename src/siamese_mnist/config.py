@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ TRAIN_SIZE = 60_000
 TEST_SIZE = 10_000
 NUM_CLASSES = 10  # of the IDX datasets; a folder dataset has as many as data.root has class folders
 IDX_IMAGE_SIZE = 28
+MAX_SEED = 2**32 - 1  # what every generator seeded from it accepts (numpy's legacy seeding is 32-bit)
 
 
 class ParamsError(ValueError):
@@ -247,8 +249,8 @@ class Params:
     render: RenderConfig = field(default_factory=RenderConfig)
 
     def validate(self) -> None:
-        if self.seed < 0:
-            raise ParamsError(f"seed: {self.seed} is out of range; allowed >= 0")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ParamsError(f"seed: {self.seed} is out of range; allowed 0..{MAX_SEED}")
         self.data.validate()
         self.model.validate()
         self.train.validate()
@@ -297,6 +299,8 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ParamsError(f"{path}: {value!r} should be a number")
+        if not math.isfinite(value):
+            raise ParamsError(f"{path}: {value!r} is not a finite number")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -319,11 +323,18 @@ def _describe(hint: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
 
 
-def _build(cls: type, raw: Any, path: str) -> Any:
+def _build(cls: type, raw: Any, path: str, complete: bool) -> Any:
     if not isinstance(raw, dict):
         raise ParamsError(f"{path or 'params'}: should be a mapping of keys, got {raw!r}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls)]
+    missing = [k for k in known if k not in raw]
+    if complete and missing:
+        # DVC reads a stage's params from the file, so a default filled in here would be invisible to it.
+        full = f"{path}.{missing[0]}" if path else missing[0]
+        default = getattr(cls(), missing[0])
+        shown = to_dict(default) if dataclasses.is_dataclass(default) else _plain(default)
+        raise ParamsError(f"{full}: missing; every param must be in the params file (the default is {shown!r})")
     kwargs = {}
     for key, value in raw.items():
         full = f"{path}.{key}" if path else str(key)
@@ -334,15 +345,16 @@ def _build(cls: type, raw: Any, path: str) -> Any:
             raise ParamsError(f"{full}: unknown key{hint}")
         hint_t = hints[key]
         if dataclasses.is_dataclass(hint_t):
-            kwargs[key] = _build(hint_t, value, full)
+            kwargs[key] = _build(hint_t, value, full, complete)
         else:
             kwargs[key] = _coerce(value, hint_t, full)
     return cls(**kwargs)
 
 
-def params_from_dict(raw: dict) -> Params:
-    """Build and validate :class:`Params`; missing keys take the defaults above."""
-    params = _build(Params, raw or {}, "")
+def params_from_dict(raw: dict, complete: bool = False) -> Params:
+    """Build and validate :class:`Params`; missing keys take the defaults above unless ``complete``
+    (a params file must name every key: DVC tracks the file's values, not these defaults)."""
+    params = _build(Params, raw or {}, "", complete)
     params.validate()
     return params
 
@@ -355,7 +367,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise ParamsError(f"{path}: no such params file") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return params_from_dict(raw)
+    return params_from_dict(raw, complete=True)
 
 
 def to_dict(obj: Any) -> Any:
