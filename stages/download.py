@@ -12,7 +12,7 @@ import logging
 import _bootstrap  # noqa: F401
 
 from siamese_mnist.config import load_params
-from siamese_mnist.data import download, sources_for
+from siamese_mnist.data import DataError, download, sources_for
 from siamese_mnist.folder import ingest
 from siamese_mnist.runtime import run_stage
 
@@ -21,15 +21,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out_dir")
     ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP read (a file: 20 times that in all)")
     args = ap.parse_args()
     params = load_params(args.params)
-    if params.data.dataset == "folder":
-        ingest(params.data.root, args.out_dir, params.data.image_size, check_sizes=params.data.validate_for)
-        return
-    sources = sources_for(params.data.dataset)
-    logging.getLogger(__name__).info("sources: %s", ", ".join(sources))
-    download(params.data.dataset, args.out_dir, sources, timeout=args.timeout)
+    try:
+        if params.data.dataset == "folder":
+            ingest(params.data.root, args.out_dir, params.data.image_size, check_sizes=params.data.validate_for)
+            return
+        sources = sources_for(params.data.dataset)
+        logging.getLogger(__name__).info("sources: %s", ", ".join(sources))
+        download(params.data.dataset, args.out_dir, sources, timeout=args.timeout)
+    except DataError as exc:  # DVC removed the previous data before running this stage; its cache still holds it
+        raise type(exc)(f"{exc}; `dvc checkout {args.out_dir}` brings back the previous data") from None
 
 
 if __name__ == "__main__":

@@ -167,3 +167,33 @@ runpy.run_path("stages/train.py", run_name="__main__")
     assert "train.py" in out  # the stage script itself
     assert set(out) - {"train.py"} == {Path(d).name for d in declared if d.startswith("src/siamese_mnist/")}
     assert "training.py" in out and "seeds.py" not in out and "plotting.py" not in out
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shapes", "not a dict"])
+def test_a_corrupt_resume_point_is_ignored_with_one_warning_and_training_starts_over(tmp_path, inputs, caplog, damage):
+    p = params_from_dict(SMALL)
+    ck, _ = saved(tmp_path, p, inputs)
+    path = tmp_path / "ck.pt"
+    if damage == "garbage":
+        path.write_bytes(b"\x00not a checkpoint" * 10)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:500])
+    else:
+        data = torch.load(path, weights_only=True)
+        if damage == "wrong shapes":
+            data["model"] = {k: torch.zeros(1) for k in data["model"]}
+        else:
+            data = [data]
+        torch.save(data, path)
+    fresh = fresh_model()
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    with caplog.at_level(logging.INFO):
+        state, resume = EpochCheckpointer(path, "siamese", p, inputs).restore(fresh)
+    assert state is None and resume is None
+    assert all(torch.equal(before[k], v) for k, v in fresh.state_dict().items())  # nothing half-loaded
+    [record] = caplog.records
+    if damage == "not a dict":
+        assert record.message == IGNORED.format(path)
+    else:
+        assert record.levelname == "WARNING" and record.message.startswith(f"ignoring resume point {path}: unreadable (")
+        assert record.message.endswith("); training starts over") and "\n" not in record.message

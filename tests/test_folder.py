@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -176,7 +177,7 @@ def test_bad_input_is_one_line_naming_it_and_writes_nothing(tmp_path, breakage, 
 
 def test_sizes_are_checked_before_any_image_is_read(tmp_path):
     root = make_tree(tmp_path / "ds", {"train": {"a": 2, "b": 2}, "test": {"a": 1, "b": 1}})
-    (root / "train/a/img0.png").write_bytes(b"")  # would fail if it were read
+    (root / "train/a/img0.png").write_bytes(b"not a png")  # would fail if it were read
     p = params_from_dict({"data": {"dataset": "folder", "val_size": 0.5, "holdout_classes": [2]}})
     with pytest.raises(ParamsError, match=r"data.holdout_classes: class 2 is out of range; allowed 0..1"):
         ingest(root, tmp_path / "raw", 28, check_sizes=p.data.validate_for)
@@ -219,3 +220,26 @@ def test_skipped_files_are_counted_in_the_log(tmp_path, caplog):
         ingest(root, tmp_path / "raw", 6)
     assert "skipped 2 file(s): not an image file" in caplog.text
     assert json.loads((tmp_path / "raw/classes.json").read_text()) == ["a", "b"]
+
+
+def test_only_regular_files_are_read_the_rest_skipped_and_counted(tmp_path):
+    """A FIFO would block the read forever and a device would never end: scan skips them, and broken links."""
+    root = make_tree(tmp_path / "ds", {"train": {"a": 2, "b": 2}, "test": {"a": 2, "b": 2}})
+    os.mkfifo(root / "train/a/pipe.png")
+    (root / "train/b/dangling.png").symlink_to(root / "train/b/gone.png")
+    (root / "test/a/fifo-link.png").symlink_to(root / "train/a/pipe.png")
+    found = scan(root)
+    assert len(found.files["train"]) == 4 and len(found.files["test"]) == 4
+    assert found.skipped == {"not a regular file (FIFO, device, socket or broken link)": 3}
+
+
+def test_a_decompression_bomb_is_refused_by_name_with_the_pixel_limit():
+    buf = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buf, format="PNG")  # 50 KB of PNG, 400 megapixels decoded
+    with pytest.raises(DatasetError, match=r"^big.png: 400000000 pixels, over the limit of 89478485 "
+                                           r"\(PIL.Image.MAX_IMAGE_PIXELS\); refused as a possible decompression bomb"):
+        prepare_image(buf.getvalue(), 28, "big.png")
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buf, format="PNG")  # 100 megapixels: Pillow would only warn
+    with pytest.raises(DatasetError, match=r"^big.png: 100000000 pixels, over the limit"):
+        prepare_image(buf.getvalue(), 28, "big.png")

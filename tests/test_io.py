@@ -1,10 +1,12 @@
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from siamese_mnist.io import (UnsafeCheckpointError, atomic_folder, atomic_path, load_checkpoint, save_checkpoint,
-                              write_bytes)
+from siamese_mnist.io import (DiskFullError, UnsafeCheckpointError, atomic_folder, atomic_path, load_checkpoint,
+                              save_checkpoint, write_bytes)
 
 
 class Payload:
@@ -62,3 +64,36 @@ def test_a_folder_is_swapped_in_whole_or_left_as_it_was(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~mask  # the usual mode, not mkdtemp's 0700
+
+
+def fill_the_disk(_tmp):
+    """A real ENOSPC from the kernel: /dev/full refuses every write with it."""
+    with open("/dev/full", "wb") as fh:
+        fh.write(b"x" * 100_000)
+        fh.flush()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_names_the_output_and_keeps_the_old_one(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_bytes(path, b"old")
+    with pytest.raises(DiskFullError, match=rf"^\[Errno 28\] disk full writing {path}; free some space and rerun$"):
+        with atomic_path(path) as tmp:
+            fill_the_disk(tmp)
+    with pytest.raises(DiskFullError, match=rf"disk full writing {tmp_path / 'raw'}; free"):
+        with atomic_folder(tmp_path / "raw") as tmp:
+            fill_the_disk(tmp)
+    assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stage_that_meets_a_full_disk_says_so_in_one_line_exit_2(tmp_path):
+    code = ("from siamese_mnist.io import atomic_path\nfrom siamese_mnist.runtime import run_stage\n"
+            "def main():\n    with atomic_path('out.bin') as tmp:\n        open('/dev/full', 'wb').write(b'x' * 99999)\n"
+            "run_stage(main)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr == "error: disk full writing out.bin; free some space and rerun\n"
+    # one written elsewhere (dvclive's, DVC's): still one line
+    code = "from siamese_mnist.runtime import run_stage\nrun_stage(lambda: open('/dev/full', 'wb').write(b'x' * 99999))\n"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr == "error: disk full; free some space and rerun\n", proc.stderr

@@ -1,5 +1,6 @@
 """Machine settings: how many threads and which device a stage uses, from the environment."""
 
+import logging
 import os
 import shutil
 import signal
@@ -82,3 +83,21 @@ def test_ctrl_c_prints_one_line_and_dies_by_sigint_whatever_the_shell(shell):
     out, err = proc.communicate(timeout=30)
     assert err == "cnn interrupted after epoch 1; `dvc repro` resumes from it\n"
     assert proc.returncode == -signal.SIGINT
+
+
+def test_threads_above_the_cores_are_capped_with_one_warning(caplog):
+    """9999 threads made ~20 000 OS threads and 35 s steps: never more than the cores available."""
+    import torch
+
+    from siamese_mnist.runtime import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert set_threads(9999) == available_cores()
+        assert [r.message for r in caplog.records] == [
+            f"SIAMESE_MNIST_THREADS=9999 is more than the {available_cores()} available cores; "
+            f"using {available_cores()}"]
+        assert set_threads(1) == 1
+    finally:
+        torch.set_num_threads(before)

@@ -12,7 +12,8 @@ from siamese_mnist.models import build_model
 from siamese_mnist.data import training_pool
 from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, Schedule, TrainingData, embed, shift_images, to_device_images, train
+from siamese_mnist.training import (DivergedError, Normalizer, Schedule, TrainingData, embed, shift_images,
+                                    to_device_images, train)
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -181,3 +182,25 @@ def test_embed_in_batches_equals_one_eval_pass_and_restores_train_mode():
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="no images"):
         embed(model, images[:0], norm, batch_size=3)
+
+
+def test_a_non_finite_loss_stops_training_at_that_epoch_naming_the_params(raw_dir):
+    images, labels = load_subset(raw_dir, "train", 300, 0)
+    x, y = to_device_images(images, torch.device("cpu")), torch.from_numpy(labels)
+    cfg = CnnConfig(batch_size=100)
+    model = build_model("cnn", CFG, cfg)
+    steps = []
+    loss = model.loss
+
+    def diverging(out, lab, tgt):  # steps 1-3 are epoch 1; the 5th step (epoch 2) diverges
+        steps.append(len(lab))
+        return loss(out, lab, tgt) * (float("nan") if len(steps) == 5 else 1.0)
+
+    model.loss = diverging
+    data = TrainingData(x, y, make_epoch_singles(labels, 3, seed=0), None, Normalizer.fit(images),
+                        {"test": x[:10]})
+    seen = []
+    with pytest.raises(DivergedError, match=r"^cnn epoch 2: training loss nan \(diverged\); look at cnn.lr \(0.003\), "
+                                            r"cnn.weight_decay and the model's params; nothing of this epoch was saved$"):
+        train("cnn", model, data, cfg, Schedule(3, 0, 256), on_epoch_end=[lambda st, *_: seen.append(st.epoch)])
+    assert seen == [0, 1] and len(steps) == 6  # epoch 2 ran to its end, then stopped before its callbacks

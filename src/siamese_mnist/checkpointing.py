@@ -9,6 +9,7 @@ made under any other key is ignored with one log line, never mixed into this run
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import Params, to_dict
-from .io import load_checkpoint, save_checkpoint
+from .io import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from .live import LiveHistory
 from .models import EmbeddingModel, build_model
 from .training import Schedule, TrainingData, TrainState, train
@@ -113,15 +114,23 @@ class EpochCheckpointer:
         """Load the last epoch of a matching resume point into ``model``; else (None, None)."""
         if not self.path.exists():
             return None, None
-        ck = load_checkpoint(self.path)
-        if ck.get("resume_key") != self.tag:
-            log.info("ignoring resume point %s: made under other params, data or code", self.path)
+        try:
+            ck = load_checkpoint(self.path)
+            if not isinstance(ck, dict) or ck.get("resume_key") != self.tag:
+                log.info("ignoring resume point %s: made under other params, data or code", self.path)
+                return None, None
+            trial = copy.deepcopy(model)  # a failed load_state_dict may have copied some tensors already
+            trial.load_state_dict(ck["model"])
+            dumps = {k: [t.numpy() for t in v] for k, v in ck["dumps"].items()}
+            state = TrainState(epoch=int(ck["epoch"]), history=list(ck["history"]), dumps=dumps)
+            resume = {"optimizer": dict(ck["optimizer"]), "scheduler": dict(ck["scheduler"])}
+        except (UnsafeCheckpointError, KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning("ignoring resume point %s: unreadable (%s); training starts over", self.path, first)
             return None, None
-        model.load_state_dict(ck["model"])
-        dumps = {k: [t.numpy() for t in v] for k, v in ck["dumps"].items()}
-        state = TrainState(epoch=ck["epoch"], history=ck["history"], dumps=dumps)
+        model.load_state_dict(trial.state_dict())
         log.info("resuming from %s after epoch %d", self.path, state.epoch)
-        return state, {"optimizer": ck["optimizer"], "scheduler": ck["scheduler"]}
+        return state, resume
 
     def save(self, state: TrainState, model: nn.Module, opt, sched) -> None:
         save_checkpoint(self.path, {

@@ -11,8 +11,8 @@ pixels composited on black), padded to a square with the median of its border pi
 ratio is kept and the padding matches the background) and resized to ``image_size``. The result is
 the same IDX files the MNIST download writes (``train-``, ``t10k-`` and ``val-images/labels``), plus
 ``classes.json`` and ``manifest.csv`` (split, relative path, class, sha256 of the file's bytes).
-Files without an image extension are skipped and counted; symlinks that lead outside ``root`` are
-not followed. (Not ``torchvision.datasets.ImageFolder``'s scan: it follows every symlinked folder,
+Files without an image extension, and anything but regular files (FIFOs, devices), are skipped and
+counted; symlinks that lead outside ``root`` are not followed; images over Pillow's pixel limit are refused. (Not ``torchvision.datasets.ImageFolder``'s scan: it follows every symlinked folder,
 counts nothing it skips and meets a bad image only at training time, one sample at a time.)
 """
 
@@ -24,6 +24,8 @@ import io
 import json
 import logging
 import os
+import stat
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +72,15 @@ def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
     if not data:
         raise DatasetError(f"{name}: empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            pixels = gray_pixels(im)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # Pillow only warns below 2x its limit
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+                pixels = gray_pixels(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        pixels = str(exc).split("(")[1].split(" ")[0] if "(" in str(exc) else "too many"
+        raise DatasetError(f"{name}: {pixels} pixels, over the limit of {Image.MAX_IMAGE_PIXELS} "
+                           f"(PIL.Image.MAX_IMAGE_PIXELS); refused as a possible decompression bomb") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(f"{name}: not a readable image ({exc})") from None
     gray = Image.fromarray(pixels)
@@ -97,6 +105,13 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:  # a broken link
+        return False
+
+
 def _class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
     """Image files below one class folder (recursively, sorted), without following links out of ``root``."""
     found = []
@@ -113,6 +128,10 @@ def _class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
                 skipped["hidden file"] += 1
             elif path.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped["not an image file"] += 1
+            elif not _is_regular(path):  # a FIFO would block the read forever, a device would never end
+                skipped["not a regular file (FIFO, device, socket or broken link)"] += 1
+            elif path.stat().st_size == 0:
+                raise DatasetError(f"{path}: empty file (0 bytes)")
             else:
                 found.append(path)
     return found

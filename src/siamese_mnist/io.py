@@ -7,6 +7,7 @@ killed at any moment leaves the previous complete file or none, never a truncate
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -24,6 +25,23 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+class DiskFullError(OSError):
+    """No space left (or quota exceeded) while writing an output; the message names it."""
+
+
+@contextlib.contextmanager
+def _naming_a_full_disk(path: Path) -> Iterator[None]:
+    """ENOSPC from a write carries no file name: say which output it was, in one line."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise DiskFullError(exc.errno, f"disk full writing {path}; free some space and rerun") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -33,9 +51,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        with _naming_a_full_disk(path):
+            yield tmp
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     finally:
@@ -51,7 +70,8 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        yield tmp
+        with _naming_a_full_disk(path):
+            yield tmp
         shutil.rmtree(path, ignore_errors=True)
         tmp.rename(path)
     finally:

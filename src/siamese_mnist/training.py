@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import Params, PerModelConfig
+from .config import Params, ParamsError, PerModelConfig
 from .data import (DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset,
                    training_pool)
 from .io import load_npz
@@ -124,6 +124,10 @@ class TrainingData:
     @property
     def image_size(self) -> int:
         return self.images.shape[-1]
+
+
+class DivergedError(ParamsError):
+    """A non-finite training loss: the run stops at the epoch it happened in, naming the params to look at."""
 
 
 class IndexFileError(DatasetError):
@@ -274,6 +278,10 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
             total += loss.detach() * len(batch)
         bar.close()
         mean_loss = float(total) / n_items
+        if not math.isfinite(mean_loss):  # checked once an epoch: a check per step would sync the device each step
+            raise DivergedError(f"{name} epoch {epoch}: training loss {mean_loss} (diverged); look at {name}.lr "
+                                f"({cfg.lr}), {name}.weight_decay and the model's params; nothing of this epoch "
+                                f"was saved")
         seconds = time.perf_counter() - t0
         n_images = n_items * k
         state.history.append({"epoch": epoch, "loss": mean_loss, "lr": sched.get_last_lr()[0],

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 pytestmark = pytest.mark.integration
+DELETE = object()  # a key removed from params.yaml
 
 BAD_PARAMS = [
     ("train", {"epoch": 3}, "train.epoch: unknown key; did you mean train.epochs?"),
@@ -28,6 +29,15 @@ BAD_PARAMS = [
     ("evaluate", {"knn_k": 0}, "evaluate.knn_k: 0 is out of range"),
     ("model", {"hidden": "wide"}, "model.hidden: 'wide' should be an integer"),
     ("trian", {"epochs": 2}, "trian: unknown key; did you mean train?"),  # a section no stage lists
+    # each of these passed check once and failed in a later stage, some after every model had trained
+    ("data", {"fit_samples": DELETE}, "data.fit_samples: missing; every param must be in the params file"),
+    ("data", {"test_limit": 15}, "data.test_limit: 15 gives class 0 only 1 test image(s); every class needs"),
+    ("cnn", {"lr": float("inf")}, "cnn.lr: inf is not a finite number"),
+    ("triplet", {"weight_decay": float("nan")}, "triplet.weight_decay: nan is not a finite number"),
+    ("seed", 2**64, "seed: 18446744073709551616 is out of range; allowed 0..4294967295"),
+    ("evaluate", {"knn_k": 100000}, "evaluate.knn_k: 100000 is out of range; allowed 1..1000 "),
+    ("train", {"epochs": 10**9}, "train.epochs + 1 = 1,000,000,001 embedding dumps of 2,500 images needs about "),
+    ("siamese", {"per_epoch": 10**12}, "train.epochs × siamese items (2 × 1,000,000,000,000 of 2 image(s)) needs"),
 ]
 
 
@@ -38,13 +48,20 @@ def tree_digest(root) -> dict[str, str]:
 
 
 def test_bad_params_fail_in_check_before_dvc_touches_any_output(pipeline_repo, tmp_path):
+    """Every bad param ends in check with one line naming it: no other stage runs (no training), every workspace
+    file stays byte-identical."""
     repo = pipeline_repo.copy(tmp_path / "repo")
     good_text = (repo.path / "params.yaml").read_text()
     before = tree_digest(repo.path)
     good = yaml.safe_load(good_text)
     for section, patch, message in BAD_PARAMS:
         bad = {k: dict(v) if isinstance(v, dict) else v for k, v in good.items()}
-        bad.setdefault(section, {}).update(patch)
+        if not isinstance(patch, dict):
+            bad[section] = patch
+        else:
+            bad.setdefault(section, {}).update(patch)
+            for key in [k for k, v in patch.items() if v is DELETE]:
+                del bad[section][key]
         (repo.path / "params.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
         proc = repo.dvc("repro", check=False)
         assert proc.returncode != 0, (message, proc.stdout)
