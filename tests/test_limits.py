@@ -65,6 +65,8 @@ def test_memory_needs_worked_out_by_hand():
     assert needs["cnn.batch_size items a step (256 × 1 image(s))"] == 256 * 544_768
     # the triplet index file: 50 epochs x 40 000 triplets x 3 int32, about 5 x that while the sampler builds it
     assert needs["train.epochs × triplet items (50 × 40,000 of 3 image(s))"] == 5 * 4 * 50 * 40_000 * 3
+    # 200 episodes x 10 supports, int64
+    assert needs["evaluate.episodes one-shot supports (200 × 10 classes)"] == 200 * 10 * 8
     check_memory(p, splits, 28, available=2 * 10**9)  # the default run fits in 2 GB
 
 

@@ -187,3 +187,20 @@ def test_the_command_line_lists_its_commands_and_the_seeds_help_queues_one_exper
     assert "dvc queue start" in help_
     # `dvc exp run -S seed=1 -S seed=2` queues ONE experiment (the last -S wins)
     assert not [line for line in help_.splitlines() if line.count("-S seed=") > 1]
+
+
+@pytest.mark.parametrize("text, why", [
+    ("not json", "JSONDecodeError: Expecting value"),
+    ("[]", "TypeError: list indices must be integers or slices, not str"),
+    ('{"name": "x", "rev": "y", "seed": 0, "tables": {}}', "KeyError: 'seconds_per_epoch'"),
+    ('{"name": "x", "rev": "y", "seed": "zero", "tables": {}, "seconds_per_epoch": {}}', "ValueError: invalid literal"),
+])
+def test_a_damaged_replicate_file_is_one_line_exit_2(tmp_path, monkeypatch, capsys, text, why):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("render:\n  epochs: [1]\n")
+    write_replicates(_runs_with_gaps(), "metrics/replicates")
+    (tmp_path / "metrics/replicates/seed-1.json").write_text(text)
+    assert main(["--from-files"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seeds: metrics/replicates/seed-1.json: not a replicate file written by `seeds --write` "
+                          f"({why}") and err.count("\n") == 1, err

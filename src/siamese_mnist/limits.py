@@ -92,7 +92,7 @@ def physical_memory() -> int:
 
 def memory_needs(p: Params, splits: dict[str, np.ndarray], image_size: int) -> list[tuple[str, float]]:
     """(what, bytes) of the largest allocations a run makes: each index file as the sample stage builds it,
-    each model's per-epoch embedding dumps, and one training step's activations."""
+    each model's per-epoch embedding dumps, one training step's activations, the one-shot episodes' supports."""
     n_train = int(splits["train"].sum())
     pool = int(sum(n for c, n in enumerate(splits["train"]) if c not in p.data.holdout_classes))
     dumped = min(p.data.fit_samples, n_train) + int(splits["val"].sum()) + int(splits["test"].sum())
@@ -103,7 +103,9 @@ def memory_needs(p: Params, splits: dict[str, np.ndarray], image_size: int) -> l
     per_image = 2 * 4 * (3 * c1 * s1 * s1 + 3 * c2 * s2 * s2 + 2 * p.model.hidden)
     needs = [(f"train.epochs + 1 = {p.train.epochs + 1:,} embedding dumps of {dumped:,} images",
               (p.train.epochs + 1) * dumped * p.model.embedding_dim * 4 * len(MODELS)),
-             ("train.eval_batch_size images at once", p.train.eval_batch_size * per_image / 2)]
+             ("train.eval_batch_size images at once", p.train.eval_batch_size * per_image / 2),
+             (f"evaluate.episodes one-shot supports ({p.evaluate.episodes:,} × {len(splits['test'])} classes)",
+              8 * p.evaluate.episodes * len(splits["test"]))]
     for name in MODELS:
         section, k = p.section(name), MODEL_CLASSES[name].images_per_item
         per_epoch = getattr(section, "per_epoch", None)
