@@ -103,6 +103,13 @@ BREAKAGES = [
     Breakage("seed statistics: paired difference taken unpaired", "src/siamese_mnist/seeds.py",
              "diff = a - b", "diff = a - np.roll(b, 1)", ("tests/test_seeds.py",)),
     # bad input stops before anything is trained or deleted
+    Breakage("a gzip bomb inflated whole", "src/siamese_mnist/data.py",
+             "                if limit is not None and size > limit:", "                if False:",
+             ("tests/test_download_faults.py",)),
+    Breakage("an endless response read on", "src/siamese_mnist/data.py",
+             "            if seen > cap:", "            if False:", ("tests/test_download_faults.py",)),
+    Breakage("a dripping server waited for", "src/siamese_mnist/data.py",
+             "            if time.monotonic() > end:", "            if False:", ("tests/test_download_faults.py",)),
     Breakage("a missing params key silently defaulted", "src/siamese_mnist/config.py",
              "    if complete and missing:", "    if False and missing:", ("tests/test_config.py",)),
     Breakage("non-finite numbers accepted", "src/siamese_mnist/config.py",
