@@ -32,7 +32,7 @@ def main() -> None:
         logging.getLogger(__name__).info("sources: %s", ", ".join(sources))
         download(params.data.dataset, args.out_dir, sources, timeout=args.timeout)
     except DataError as exc:  # DVC removed the previous data before running this stage; its cache still holds it
-        raise type(exc)(f"{exc}; `dvc checkout {args.out_dir}` brings back the previous data") from None
+        raise type(exc)(f"{exc}; `dvc checkout {args.out_dir}` brings back the last run's data, if any") from None
 
 
 if __name__ == "__main__":

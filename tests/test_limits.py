@@ -5,7 +5,8 @@ import pytest
 
 from siamese_mnist.config import ParamsError, params_from_dict
 from siamese_mnist.data import stratified_counts, stratified_subset
-from siamese_mnist.limits import ClassCounts, check_counts, check_memory, idx_class_counts, memory_needs, split_counts
+from siamese_mnist.limits import (ClassCounts, check_counts, check_memory, idx_class_counts, memory_needs,
+                                  physical_memory, split_counts)
 
 DIGITS = [str(i) for i in range(10)]
 
@@ -77,3 +78,61 @@ def test_a_budget_that_cannot_fit_names_the_params_and_the_figure():
     with pytest.raises(ParamsError, match=r"^train.epochs × siamese items \(1000 × 100,000,000 of 2 image\(s\)\) "
                                           r"needs about 4 TB of memory; this machine has 16 GB$"):
         check_memory(p, splits, 28, available=16 * 10**9)
+
+
+def test_a_train_limit_that_leaves_a_class_one_image_names_train_limit_not_val_size():
+    # 21 of [10, 10, 1]: quotas 10, 10, 1 -> class 2 keeps its one image
+    p = params_from_dict({"data": {"dataset": "folder", "train_limit": 21, "val_size": 6, "fit_samples": 10},
+                          "evaluate": {"knn_k": 5}})
+    counts = ClassCounts(np.array([10, 10, 1]), np.array([5, 5, 5]), where="/data/shapes")
+    with pytest.raises(ParamsError, match=r"^data.train_limit: 21 gives class star only 1 train image"):
+        check_counts(p, counts, ["circle", "square", "star"])
+
+
+def test_a_silhouette_sample_smaller_than_two_per_class_is_refused():
+    p = params_from_dict({"data": {"dataset": "folder", "val_size": 0.2, "fit_samples": 10},
+                          "evaluate": {"silhouette_samples": 20}})
+    counts = ClassCounts(np.full(12, 10), np.full(12, 5), where="/data/shapes")
+    with pytest.raises(ParamsError, match=r"^evaluate.silhouette_samples: 20 is out of range for 12 classes; "
+                                          r"allowed >= 24$"):
+        check_counts(p, counts, [str(c) for c in range(12)])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_split_counts_are_what_the_stages_draw(seed):
+    """Against data.split_validation and stratified_subset themselves, on random class sizes and limits."""
+    from siamese_mnist.data import split_validation
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(2, 60, size=rng.integers(2, 8))
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    test_labels = np.repeat(np.arange(len(sizes)), rng.integers(2, 30, size=len(sizes)))
+    limit = int(rng.integers(len(sizes), len(labels) + 1))
+    val = float(rng.uniform(0.05, 0.3)) if seed % 2 else int(rng.integers(2, 10))
+    test_limit = int(rng.integers(len(sizes), len(test_labels) + 1))
+    p = params_from_dict({"data": {"dataset": "folder", "train_limit": limit, "val_size": val,
+                                   "test_limit": test_limit, "fit_samples": 10}})
+    got = split_counts(p, ClassCounts(np.bincount(labels), np.bincount(test_labels)))
+    sub = labels[stratified_subset(labels, limit, seed)]
+    try:
+        tr, va = split_validation(sub, val, seed)
+    except Exception:  # a class left fewer than 2 training images: check_counts refuses those
+        assert (got["train"][np.bincount(sub, minlength=len(sizes)) > 0] < 2).any()
+        return
+    k = len(sizes)
+    assert got["train"].tolist() == np.bincount(sub[tr], minlength=k).tolist()
+    assert got["val"].tolist() == np.bincount(sub[va], minlength=k).tolist()
+    drawn_test = test_labels[stratified_subset(test_labels, test_limit, seed + 1)]
+    assert got["test"].tolist() == np.bincount(drawn_test, minlength=k).tolist()
+
+
+def test_the_weights_count_and_a_cgroup_memory_limit_caps_the_machine(tmp_path):
+    p = params_from_dict({})
+    needs = dict(memory_needs(p, split_counts(p, idx_class_counts("mnist")), 28))
+    # conv 1x32x5x5 + BN 2x32, conv 32x64x5x5 + BN 2x64, fc 1024x256 + 256, fc 256x2 + 2, classifier 2x10 + 10
+    cnn = 800 + 64 + 51_200 + 128 + 262_144 + 256 + 512 + 2 + 30
+    assert needs[f"model.* ({cnn:,} weights of cnn, with gradients and optimizer state)"] == 16 * cnn
+    (tmp_path / "memory.max").write_text("2147483648\n")
+    assert physical_memory(str(tmp_path)) == 2 * 2**30
+    (tmp_path / "memory.max").write_text("max\n")
+    assert physical_memory(str(tmp_path)) == physical_memory(str(tmp_path / "none")) > 2**28

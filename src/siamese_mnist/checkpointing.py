@@ -114,17 +114,24 @@ class EpochCheckpointer:
         """Load the last epoch of a matching resume point into ``model``; else (None, None)."""
         if not self.path.exists():
             return None, None
+        trial = copy.deepcopy(model)  # a failed load_state_dict may have copied some tensors already
         try:
             ck = load_checkpoint(self.path)
-            if not isinstance(ck, dict) or ck.get("resume_key") != self.tag:
+            if not isinstance(ck, dict):
+                raise TypeError(f"holds a {type(ck).__name__}, not a dict")
+            if ck.get("resume_key") != self.tag:
                 log.info("ignoring resume point %s: made under other params, data or code", self.path)
                 return None, None
-            trial = copy.deepcopy(model)  # a failed load_state_dict may have copied some tensors already
             trial.load_state_dict(ck["model"])
+            torch.optim.AdamW(trial.parameters()).load_state_dict(ck["optimizer"])  # what train() loads it into
             dumps = {k: [t.numpy() for t in v] for k, v in ck["dumps"].items()}
             state = TrainState(epoch=int(ck["epoch"]), history=list(ck["history"]), dumps=dumps)
-            resume = {"optimizer": dict(ck["optimizer"]), "scheduler": dict(ck["scheduler"])}
-        except (UnsafeCheckpointError, KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            if not 0 <= state.epoch <= self.config["train"]["epochs"] or \
+                    any(len(v) != state.epoch + 1 for v in dumps.values()):
+                raise ValueError(f"epoch {state.epoch} does not fit its {len(state.history)} history rows and dumps")
+            resume = {"optimizer": ck["optimizer"], "scheduler": dict(ck["scheduler"])}
+        except (UnsafeCheckpointError, KeyError, TypeError, ValueError, AttributeError, RuntimeError,
+                OverflowError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             log.warning("ignoring resume point %s: unreadable (%s); training starts over", self.path, first)
             return None, None

@@ -24,6 +24,7 @@ TRAIN_SIZE = 60_000
 TEST_SIZE = 10_000
 NUM_CLASSES = 10  # of the IDX datasets; a folder dataset has as many as data.root has class folders
 IDX_IMAGE_SIZE = 28
+MAX_INT = 2**63 - 1  # what torch and numpy index with; a larger integer param is a typo
 MAX_SEED = 2**32 - 1  # what every generator seeded from it accepts (numpy's legacy seeding is 32-bit)
 
 
@@ -299,12 +300,14 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ParamsError(f"{path}: {value!r} should be a number")
-        if not math.isfinite(value):
-            raise ParamsError(f"{path}: {value!r} is not a finite number")
+        if isinstance(value, int) and abs(value) > MAX_INT or not math.isfinite(value):  # 10**400: no float
+            raise ParamsError(f"{path}: {_short(value)} is not a finite number")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamsError(f"{path}: {value!r} should be an integer")
+        if abs(value) > MAX_INT:
+            raise ParamsError(f"{path}: {_short(value)} is out of range; allowed up to {MAX_INT}")
         return value
     if hint is bool:
         if not isinstance(value, bool):
@@ -315,6 +318,12 @@ def _coerce(value: Any, hint: Any, path: str) -> Any:
             raise ParamsError(f"{path}: {value!r} should be a string")
         return value
     raise TypeError(f"unsupported type hint {hint!r} at {path}")  # a bug in this module, not in params
+
+
+def _short(value: Any) -> str:
+    """A value for a one-line message: a 400-digit integer by its size."""
+    text = repr(value)
+    return text if len(text) <= 30 else f"a {len(text)}-digit number"
 
 
 def _describe(hint: Any) -> str:
@@ -328,6 +337,13 @@ def _build(cls: type, raw: Any, path: str, complete: bool) -> Any:
         raise ParamsError(f"{path or 'params'}: should be a mapping of keys, got {raw!r}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:  # an unknown key first: a misspelt one is also a missing one, and its name is the clue
+        if key not in known:
+            full = f"{path}.{key}" if path else str(key)
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {path + '.' if path else ''}{close[0]}?" if close else \
+                f"; known keys: {', '.join(known)}"
+            raise ParamsError(f"{full}: unknown key{hint}")
     missing = [k for k in known if k not in raw]
     if complete and missing:
         # DVC reads a stage's params from the file, so a default filled in here would be invisible to it.
@@ -338,11 +354,6 @@ def _build(cls: type, raw: Any, path: str, complete: bool) -> Any:
     kwargs = {}
     for key, value in raw.items():
         full = f"{path}.{key}" if path else str(key)
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {path + '.' if path else ''}{close[0]}?" if close else \
-                f"; known keys: {', '.join(known)}"
-            raise ParamsError(f"{full}: unknown key{hint}")
         hint_t = hints[key]
         if dataclasses.is_dataclass(hint_t):
             kwargs[key] = _build(hint_t, value, full, complete)

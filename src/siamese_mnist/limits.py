@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .config import MODELS, Params, ParamsError
 from .data import DATASETS, stratified_counts
-from .models import MODEL_CLASSES
+from .models import MODEL_CLASSES, build_model
 from .pairs import items_per_epoch
 
 
@@ -55,25 +56,30 @@ def split_counts(p: Params, counts: ClassCounts) -> dict[str, np.ndarray]:
 
 
 def check_counts(p: Params, counts: ClassCounts, classes: list[str]) -> None:
-    """Refuse splits with a class of one image, and a k-NN k above its reference size."""
+    """Refuse splits with a class of one image, naming what made it so (the folder itself, or the param that
+    cut it), a k-NN k above its reference size and a silhouette sample that cannot hold two of each class."""
+    need = "every class needs at least 2 (pairs, retrieval and one-shot queries)"
+    own = {"test": counts.test, "val": counts.val}
+    for split, n in own.items():  # the folder itself is short, whatever the params
+        if counts.where and n is not None and len(bad := np.flatnonzero(n == 1)):
+            raise ParamsError(f"{counts.where}/{split}/{classes[bad[0]]}: 1 image(s); {need}")
+    train = stratified_counts(counts.train, p.data.train_limit)
     splits = split_counts(p, counts)
-    for split, key in (("train", "val_size"), ("val", "val_size"), ("test", "test_limit")):
-        n = splits[split]
-        one = np.flatnonzero(n == 1) if split != "train" else np.flatnonzero(n < 2)
-        if not len(one):
-            continue
-        name = classes[one[0]]
-        limited = p.data.test_limit is not None if split == "test" else counts.val is None
-        if not limited:  # the folder itself is short, whatever the params
-            raise ParamsError(f"{counts.where}/{split}/{name}: {n[one[0]]} image(s); every class needs at least 2 "
-                              f"(pairs, retrieval and one-shot queries)")
-        value = getattr(p.data, key)
-        raise ParamsError(f"data.{key}: {value} gives class {name} only {n[one[0]]} {split} image(s); every class "
-                          f"needs at least 2 (pairs, retrieval and one-shot queries){_hint(p, counts, key)}")
+    cuts = [("train_limit", "train", train, train > 0), ("val_size", "train", splits["train"], train > 0),
+            ("val_size", "val", splits["val"], splits["val"] > 0), ("test_limit", "test", splits["test"],
+                                                                      splits["test"] > 0)]
+    for key, split, n, present in cuts:
+        if len(bad := np.flatnonzero(present & (n < 2))):
+            value = getattr(p.data, key)
+            raise ParamsError(f"data.{key}: {value} gives class {classes[bad[0]]} only {n[bad[0]]} {split} "
+                              f"image(s); {need}{_hint(p, counts, key)}")
     fit = min(p.data.fit_samples, int(splits["train"].sum()))
     if p.evaluate.knn_k > fit:
         raise ParamsError(f"evaluate.knn_k: {p.evaluate.knn_k} is out of range; allowed 1..{fit} "
                           f"(the k-NN reference: data.fit_samples training images)")
+    if p.evaluate.silhouette_samples < 2 * len(classes):  # a smaller sample can draw each class once
+        raise ParamsError(f"evaluate.silhouette_samples: {p.evaluate.silhouette_samples} is out of range for "
+                          f"{len(classes)} classes; allowed >= {2 * len(classes)}")
 
 
 def _hint(p: Params, counts: ClassCounts, key: str) -> str:
@@ -86,8 +92,18 @@ def _hint(p: Params, counts: ClassCounts, key: str) -> str:
     return ""
 
 
-def physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+def physical_memory(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """This machine's memory, capped by a cgroup memory limit (a container, CI), as ``available_cores`` caps cores."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("memory.max", "memory/memory.limit_in_bytes"):  # cgroup v2, v1 ("max" or a huge number)
+        try:
+            text = open(os.path.join(cgroup_root, limit_file)).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+        break
+    return total
 
 
 def memory_needs(p: Params, splits: dict[str, np.ndarray], image_size: int) -> list[tuple[str, float]]:
@@ -115,6 +131,11 @@ def memory_needs(p: Params, splits: dict[str, np.ndarray], image_size: int) -> l
                       5 * 4 * p.train.epochs * items * k))
         needs.append((f"{name}.batch_size items a step ({section.batch_size:,} × {k} image(s))",
                       section.batch_size * k * per_image))
+        with torch.device("meta"):  # counts the weights without allocating them
+            weights = sum(t.numel() for t in build_model(name, p.model, section, image_size,
+                                                          len(splits["train"])).parameters())
+        # weights, gradients and AdamW's two moments, float32 each
+        needs.append((f"model.* ({weights:,} weights of {name}, with gradients and optimizer state)", 16 * weights))
     return needs
 
 
@@ -127,6 +148,7 @@ def check_memory(p: Params, splits: dict[str, np.ndarray], image_size: int, avai
 
 
 def _size(n: float) -> str:
+    n = float(min(n, 1e300))  # a 400-digit estimate has no float
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
             return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"

@@ -163,7 +163,7 @@ def read_replicates(folder: str | Path) -> list[Run]:
             d = json.loads(path.read_text())
             tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
             runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"])))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ReportError(f"{path}: not a replicate file written by `seeds --write` ({type(exc).__name__}: "
                               f"{first})") from None

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.revs and args.from_files:
         ap.error("--from-files reads every replicate file: name no revisions")
-    from .io import write_bytes, write_json
+    from .io import DiskFullError, write_bytes, write_json
 
     try:
         runs, params, from_files = gather(args.revs, args.from_files, args.replicates, args.params)
@@ -192,10 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(markdown(report))
         print(f"(not written; --write to update {Path(args.json_out).with_suffix('.*')})", file=sys.stderr)
         return 0
-    write_json(args.json_out, report)
-    write_bytes(args.markdown_out, markdown(report).encode())
-    if not from_files:
-        write_replicates(runs, args.replicates)
+    try:
+        write_json(args.json_out, report)
+        write_bytes(args.markdown_out, markdown(report).encode())
+        if not from_files:
+            write_replicates(runs, args.replicates)
+    except DiskFullError as exc:
+        print(f"seeds: {exc.strerror}", file=sys.stderr)
+        return 2
     print(f"{len(runs)} replicates (seeds {seeds}): wrote {args.json_out} and {args.markdown_out}"
           + ("" if from_files else f" and {args.replicates}/seed-*.json"))
     return 0

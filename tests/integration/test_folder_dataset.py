@@ -129,7 +129,7 @@ def test_bad_folder_input_is_one_line_exit_2(folder_repo):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(f"error: {root}/test/six/six_003.png: not a readable image"), \
         proc.stderr
-    assert errors[0].endswith("; `dvc checkout data/raw` brings back the previous data"), errors
+    assert errors[0].endswith("; `dvc checkout data/raw` brings back the last run's data, if any"), errors
     repo.dvc("checkout", "data/raw")
     assert {p.name: p.read_bytes() for p in (repo.path / "data/raw").iterdir()} == raw
 
@@ -137,4 +137,5 @@ def test_bad_folder_input_is_one_line_exit_2(folder_repo):
     proc = subprocess.run([sys.executable, "stages/download.py", "data/raw"], cwd=repo.path, env=repo.env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: data.root: {root} has no train/ folder " \
-        f"(expected {root}/train/<class name>/<images>); `dvc checkout data/raw` brings back the previous data"
+        f"(expected {root}/train/<class name>/<images>); `dvc checkout data/raw` brings back the last run's data, " \
+        "if any"
