@@ -148,12 +148,11 @@ def check_memory(p: Params, splits: dict[str, np.ndarray], image_size: int, avai
 
 
 def _size(n: float) -> str:
-    n = float(min(n, 1e300))  # a 400-digit estimate has no float
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    raise AssertionError
+    """Bytes in decimal units, three figures: 8e13 -> '80 TB'."""
+    n, units = float(min(n, 1e300)), ["B", "KB", "MB", "GB", "TB", "PB"]  # a 400-digit estimate has no float
+    while n >= 1000 and len(units) > 1:
+        n, units = n / 1000, units[1:]
+    return f"{int(n)} B" if units[0] == "B" else f"{n:.3g} {units[0]}"
 
 
 def check(p: Params, counts: ClassCounts, classes: list[str], image_size: int) -> None:
