@@ -166,6 +166,17 @@ BREAKAGES = [
              '              8 * p.evaluate.episodes * len(splits["test"]))]', "              0)]", ("tests/test_limits.py",)),
     Breakage("a NaN loss trains on", "src/siamese_mnist/training.py",
              "        if not math.isfinite(mean_loss):", "        if False:", ("tests/test_training.py",)),
+    Breakage("the default block pools before batch-norm", "src/siamese_mnist/models.py",
+             "        return [conv, nn.BatchNorm2d(c_out), pool, relu]", "        return [conv, pool, nn.BatchNorm2d(c_out), relu]",
+             ("tests/test_models.py",)),
+    Breakage("the default block's ReLU before batch-norm", "src/siamese_mnist/models.py",
+             "        return [conv, nn.BatchNorm2d(c_out), pool, relu]", "        return [conv, relu, nn.BatchNorm2d(c_out), pool]",
+             ("tests/test_models.py",)),
+    Breakage("the pool-first block as the default one", "src/siamese_mnist/models.py",
+             "        return [conv, pool, nn.BatchNorm2d(c_out), relu]", "        return [conv, nn.BatchNorm2d(c_out), pool, relu]",
+             ("tests/test_models.py",)),
+    Breakage("an old checkpoint's missing block refused", "src/siamese_mnist/compare.py",
+             '    arch = {"block": "conv_bn_relu_pool", **arch}', "    pass", ("tests/test_compare.py",)),
 ]
 
 

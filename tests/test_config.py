@@ -31,6 +31,7 @@ def test_repo_params_load_and_match_dataclass_defaults():
     ({"data": {"train_limit": 70000}}, "data.train_limit: 70000 is out of range; allowed 10..60000"),
     ({"data": {"train_limit": 5}}, "data.train_limit: 5 is out of range"),
     ({"model": {"conv_channels": [8]}}, "model.conv_channels: [8] must be two positive widths"),
+    ({"model": {"block": "pool_first"}}, "model.block: 'pool_first' is not one of conv_bn_relu_pool, conv_pool_bn_relu"),
     ({"data": {"holdout_classes": [7, 10]}}, "data.holdout_classes: class 10 is out of range; allowed 0..9"),
     ({"data": {"holdout_classes": [7, 7]}}, "data.holdout_classes: [7, 7] lists a class twice"),
     ({"data": {"holdout_classes": list(range(9))}}, "at least two classes must be left to train on"),

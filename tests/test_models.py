@@ -67,3 +67,53 @@ def test_the_tower_adapts_to_the_image_size_and_the_cnn_to_the_class_count():
             assert model.embed(torch.zeros(2, 1, size, size)).shape == (2, 2)
     with pytest.raises(ValueError, match="image size 15 is too small"):
         build_model("siamese", cfg, image_size=15)
+
+
+def _relu_before_pool(model):
+    """The default block as written (conv, batch-norm, ReLU, max-pool), as every model ran before the
+    pool moved ahead of the ReLU."""
+    f = model.embedding.features
+    model.embedding.features = torch.nn.Sequential(f[0], f[1], f[3], f[2], f[4], f[5], f[7], f[6], f[8])
+    assert [type(m).__name__ for m in model.embedding.features[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    return model
+
+
+@pytest.mark.parametrize("amp", [False, True], ids=["fp32", "bf16"])
+def test_pooling_before_the_relu_gives_the_same_bits_forward_backward_and_eval(amp):
+    """Max-pool and ReLU commute exactly (ReLU is monotone; every window whose max is <= 0 gets no gradient
+    either way), so the faster order must leave the default model's numbers untouched, bit for bit."""
+    import copy
+
+    torch.manual_seed(0)
+    new = build_model("cnn", ModelConfig()).to(memory_format=torch.channels_last)
+    old = _relu_before_pool(copy.deepcopy(new))
+    x = torch.randn(64, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    x[:8] = -x[:8].abs()  # whole windows of negatives: their max is <= 0
+    y = torch.randint(0, 10, (64,))
+    runs = []
+    for model in (new, old):
+        model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        torch.nn.functional.cross_entropy(out.float(), y).backward()
+        model.eval()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            emb = model.embed(x)
+        runs.append([out.detach(), emb, *(p.grad for p in model.parameters()), *model.buffers()])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    assert len(runs[0]) == 2 + 12 + 6  # outputs, 12 gradients, batch-norm running statistics
+
+
+def test_pool_before_batch_norm_is_another_model_with_the_same_weights():
+    torch.manual_seed(0)
+    default = build_model("siamese", CFG)
+    pool_first = build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16, block="conv_pool_bn_relu"))
+    kinds = [type(m).__name__ for m in pool_first.embedding.features]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] * 2 + ["Flatten"]
+    shapes = {k: v.shape for k, v in default.state_dict().items()}
+    assert sorted(shapes.values()) == sorted(v.shape for v in pool_first.state_dict().values())
+    pool_first.load_state_dict({k.replace("features.1.", "features.2.").replace("features.5.", "features.6."): v
+                                for k, v in default.state_dict().items()})
+    x = torch.randn(6, 1, 28, 28)
+    assert pool_first.embed(x).shape == (6, 2)
+    assert not torch.allclose(pool_first.train().embed(x), default.train().embed(x))  # BN statistics differ

@@ -132,6 +132,7 @@ def load_model(path: str | Path):
         raise CompareError(f"{where}model {_shown(name)} is not one of {', '.join(MODELS)}")
     cfg = _field(ck, "config", dict, where)
     arch = _field(cfg, "model", dict, f"{where}config.")
+    arch = {"block": "conv_bn_relu_pool", **arch}  # saved before model.block existed: the only block there was
     missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in arch]
     if missing:  # a default would build another architecture than the one trained
         raise CompareError(f"{where}config.model.{missing[0]} missing")

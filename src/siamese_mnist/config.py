@@ -97,6 +97,8 @@ class ModelConfig:
     conv_channels: tuple[int, int] = (32, 64)
     hidden: int = 256
     embedding_dim: int = 2
+    # The order within each conv block; conv_bn_relu_pool is the model trained before the choice existed.
+    block: Literal["conv_bn_relu_pool", "conv_pool_bn_relu"] = "conv_bn_relu_pool"
 
     def validate(self) -> None:
         if len(self.conv_channels) != 2 or min(self.conv_channels) < 1:
