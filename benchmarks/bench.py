@@ -132,7 +132,7 @@ def relu_before_pool(model: nn.Module) -> nn.Module:
 
 
 def block_images_per_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device, amp: bool,
-                       rounds: int = 2) -> dict[str, float]:
+                       rounds: int = 3) -> dict[str, float]:
     """Training images/s of the conv block's layouts, side by side (alternated round by round, median)."""
     per = PER_ITEM[name]
     variants = {"relu_before_pool": lambda: relu_before_pool(build_model(name, MODEL, _config(name))),
@@ -467,13 +467,13 @@ def main() -> None:
         notes["bf16_speedup"] = f"{device} has no native bfloat16 (CPU: AVX-512 BF16 or AMX; CUDA: >= 8.0)"
 
     # Where a step's time goes, per model and precision; then the conv block's layouts side by side.
-    n_prof, n_block = (2048, 3000) if args.quick else (6000, 12000)
+    n_prof, n_block = (2048, 6000) if args.quick else (6000, 12000)
     precisions = {"fp32": False, **({"bf16": True} if bf16 else {})}
     r["op_profile"] = {m: {k: op_profile(m, images[:n_prof], labels[:n_prof], device, amp)
                            for k, amp in precisions.items()} for m in MODELS}
     r["block_images_per_s"] = {m: {k: block_images_per_s(m, images[:n_block], labels[:n_block], device, amp)
                                    for k, amp in precisions.items()} for m in MODELS}
-    notes["block_images_per_s"] = (f"{n_block}-item epochs, 2 rounds alternated, median; relu_before_pool = the "
+    notes["block_images_per_s"] = (f"{n_block}-item epochs, 3 rounds alternated, median; relu_before_pool = the "
                                    "default model as it ran before (same numbers); conv_pool_bn_relu = another model")
 
     fwd = forward_flops(build_model("siamese", MODEL))

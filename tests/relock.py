@@ -3,8 +3,9 @@
     python tests/relock.py STAGE [STAGE ...]     # e.g. check download 'train@cnn'
 
 What `dvc commit` does, for a clone that lacks the outputs to hash: each named stage's git-tracked
-file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes and
-the dependency list follows ``dvc.yaml`` (a renamed module); its outputs' hashes stay. Use it only after
+file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes,
+the dependency list follows ``dvc.yaml`` (a renamed module) and the params it records take their current
+values (a param added whose default is the old behaviour); its outputs' hashes stay. Use it only after
 ``bash tests/same_outputs.sh OLD NEW`` showed every output of the tiny config byte-identical, and name in
 the commit message what was proven; a stage whose outputs did change must rerun instead.
 """
@@ -34,6 +35,14 @@ def declared_deps(stage: str) -> list[str]:
     return [d.replace("${item}", item) for d in deps]
 
 
+def param_value(key: str):
+    """The value of ``key`` (a section, or a dotted path like ``data.val_size``) in params.yaml."""
+    value = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
 def relock(stages: list[str]) -> None:
     from ruamel.yaml import YAML  # DVC's own YAML library: a round trip keeps the file's layout
 
@@ -46,6 +55,8 @@ def relock(stages: list[str]) -> None:
         kept = [d for d in entry["deps"] if not d["path"].startswith(CODE)]
         code = [file_dep(d) for d in declared_deps(stage) if d.startswith(CODE)]
         entry["deps"] = sorted(kept + code, key=lambda d: d["path"])
+        for key in entry.get("params", {}).get("params.yaml", {}):  # a param added with its old behaviour
+            entry["params"]["params.yaml"][key] = param_value(key)
     with open(path, "w") as fh:
         rt.dump(lock, fh)
 

@@ -25,7 +25,22 @@ done
 # (set -o pipefail made this an `if` on diff's own status, 1 whenever anything differs: it reported "same")
 differ=$(diff "$work/md5-$a.txt" "$work/md5-$b.txt" | grep '^[<>]' | grep -v -e 'images_per_s.tsv' -e 'metrics/runtime/' || true)
 if [ -n "$differ" ]; then
-  echo "$differ"; echo "outputs differ (above; besides wall-clock files)"; exit 1
+  echo "$differ"
+  # A checkpoint that differs: are its tensors the same, and which recorded config keys changed?
+  for pt in $(echo "$differ" | awk '{print $3}' | grep '\.pt$' | sort -u); do
+    "$root/.venv/bin/python" - "$work/run-$a/$pt" "$work/run-$b/$pt" "$pt" <<'PY'
+import sys, torch
+a, b = (torch.load(p, weights_only=True) for p in sys.argv[1:3])
+same = a["state_dict"].keys() == b["state_dict"].keys() and all(torch.equal(t, b["state_dict"][k]) for k, t in a["state_dict"].items())
+def flat(d, pre=""):
+    return {k2: v2 for k, v in d.items() for k2, v2 in (flat(v, f"{pre}{k}.").items() if isinstance(v, dict) else [(pre + k, v)])}
+fa, fb = flat({k: v for k, v in a.items() if k != "state_dict"}), flat({k: v for k, v in b.items() if k != "state_dict"})
+changed = sorted(k for k in fa.keys() | fb.keys() if fa.get(k, "<absent>") != fb.get(k, "<absent>"))
+print(f"{sys.argv[3]}: tensors {'identical' if same else 'DIFFER'}; other fields changed: "
+      + (", ".join(f"{k} {fa.get(k, '<absent>')!r} -> {fb.get(k, '<absent>')!r}" for k in changed) or "none"))
+PY
+  done
+  echo "outputs differ (above; besides wall-clock files); kept in $work"; exit 1
 fi
 echo "same outputs: every file but the wall-clock ones is byte-identical ($(wc -l < "$work/md5-$a.txt") files)"
 rm -rf "$work"
