@@ -45,8 +45,8 @@ KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_tr
         "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio", "flops_fraction_of_matmul", "bf16_speedup",
         "default_run_estimate_s", "default_precision", "default_run_estimate_fp32_s",
         "default_run_estimate_bf16_s", "matmul_bound_run_s", "estimate_over_matmul_bound", "op_profile",
-        "block_images_per_s", "pairs_build_s", "peak_rss_mb", "noop_repro_s", "render_rerun_s", "device",
-        "cpu", "cpu_features", "torch_version"]
+        "op_profile_relu_before_pool", "block_images_per_s", "default_run_estimate_by_block_s", "pairs_build_s",
+        "peak_rss_mb", "noop_repro_s", "render_rerun_s", "device", "cpu", "cpu_features", "torch_version"]
 PER_ITEM = {m: MODEL_CLASSES[m].images_per_item for m in MODELS}  # images per training item
 MODEL = ModelConfig()  # the default architecture
 BATCH = 256
@@ -106,14 +106,16 @@ def op_category(op: str) -> str:
 
 
 def op_profile(name: str, images: np.ndarray, labels: np.ndarray, device: torch.device,
-               amp: bool = False) -> dict[str, float]:
+               amp: bool = False, make_model=None) -> dict[str, float]:
     """Share of one training epoch's operator time per category (OP_CATEGORIES; "other": the optimizer's,
-    the loss's and the data path's element-wise ops), from torch.profiler's self time of every aten op."""
+    the loss's and the data path's element-wise ops), from torch.profiler's self time of every aten op;
+    ``make_model()`` builds the model (default: the default architecture)."""
     from torch.profiler import ProfilerActivity, profile
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    project_epoch_s(name, images, labels, device, 1, amp)  # warm-up: first-call allocations are not a step's cost
+    make_model = make_model or (lambda: build_model(name, MODEL, _config(name)))
+    project_epoch_s(name, images, labels, device, 1, amp, make_model())  # warm-up: first-call allocations
     with profile(activities=acts) as prof:
-        project_epoch_s(name, images, labels, device, 1, amp)
+        project_epoch_s(name, images, labels, device, 1, amp, make_model())
     attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     shares: dict[str, float] = {}
     for event in prof.key_averages():
@@ -395,10 +397,10 @@ def profile_siamese(images: np.ndarray, labels: np.ndarray, device: torch.device
     return prof.key_averages().table(sort_by=key, row_limit=top)
 
 
-def profile_table(profiles: dict) -> str:
+def profile_table(profiles: dict, title: str = "share of a training step's op time") -> str:
     """The per-op shares as a text table: one row per model and precision, one column per category."""
     cats = [c for c, _ in OP_CATEGORIES] + ["other"]
-    lines = ["share of a training step's op time".ljust(18) + "".join(f"{c:>12}" for c in cats)]
+    lines = [title.ljust(18) + "".join(f"{c:>12}" for c in cats)]
     for m, by_precision in profiles.items():
         for k, shares in by_precision.items():
             lines.append(f"{m} {k}".ljust(18) + "".join(f"{shares[c]:>12.1%}" for c in cats))
@@ -471,6 +473,9 @@ def main() -> None:
     precisions = {"fp32": False, **({"bf16": True} if bf16 else {})}
     r["op_profile"] = {m: {k: op_profile(m, images[:n_prof], labels[:n_prof], device, amp)
                            for k, amp in precisions.items()} for m in MODELS}
+    r["op_profile_relu_before_pool"] = {  # the same, for the block as it ran before: before and after in one run
+        m: {"fp32": op_profile(m, images[:n_prof], labels[:n_prof], device, False,
+                               lambda m=m: relu_before_pool(build_model(m, MODEL, _config(m))))} for m in MODELS}
     r["block_images_per_s"] = {m: {k: block_images_per_s(m, images[:n_block], labels[:n_block], device, amp)
                                    for k, amp in precisions.items()} for m in MODELS}
     notes["block_images_per_s"] = (f"{n_block}-item epochs, 3 rounds alternated, median; relu_before_pool = the "
@@ -526,6 +531,12 @@ def main() -> None:
                                        f"{p.triplet.per_epoch} triplets) at the measured images/s, plus "
                                        f"{p.train.epochs + 1} x 3 embedding dumps and evaluations; download, "
                                        "sampling and plots (seconds) not included")
+    # The same estimate from the side-by-side block timings: before (relu_before_pool), now, and the pool-first model.
+    r["default_run_estimate_by_block_s"] = {
+        block: sum(default_images[m] / r["block_images_per_s"][m][r["default_precision"]][block] for m in MODELS)
+        * p.train.epochs + (p.train.epochs + 1) * per_epoch_fixed
+        for block in r["block_images_per_s"]["cnn"][r["default_precision"]]} \
+        if r["default_precision"] in r["block_images_per_s"]["cnn"] else None
     rate = r.get("matmul_bf16_flops_per_s") if r["default_precision"] == "bf16" else r["matmul_flops_per_s"]
     r["matmul_bound_run_s"] = flops / rate
     if r["default_run_estimate_s"] is not None:
@@ -561,6 +572,9 @@ def main() -> None:
         rows.append((k, "null" if r[k] is None else f"{r[k]:.0f} ({r[k] / 60:.1f} min)"))
     rows.append(("estimate_over_matmul_bound", "null" if r["estimate_over_matmul_bound"] is None
                  else f"{r['estimate_over_matmul_bound']:.2f} (goal <= 1.5)"))
+    for block, est in (r["default_run_estimate_by_block_s"] or {}).items():
+        rows.append((f"  from side-by-side timings, {block}",
+                     f"{est:.0f} s = {est / r['matmul_bound_run_s']:.2f} x matmul-bound"))
     rows.append(("dump_s_per_epoch / evaluate_s_per_epoch",
                  f"{r['dump_s_per_epoch']:.2f} / {r['evaluate_s_per_epoch']:.2f} (per model, default sizes)"))
     rows += [("achieved train GFLOP/s", f"{achieved / 1e9:.1f}"),
@@ -575,6 +589,7 @@ def main() -> None:
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
     print(profile_table(r["op_profile"]))
+    print(profile_table(r["op_profile_relu_before_pool"], "... relu_before_pool"))
     print(block_table(r["block_images_per_s"]))
     for k, v in notes.items():
         print(f"note: {k}: {v}")

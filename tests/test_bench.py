@@ -36,3 +36,20 @@ def test_every_model_is_timed_and_the_data_path_apart(bench, raw_dir):
 def test_fixed_costs_are_measured_at_the_default_sizes(bench):
     costs = bench.fixed_costs_s(torch.device("cpu"))
     assert costs["dump_s_per_epoch"] > 0 and costs["evaluate_s_per_epoch"] > 0
+
+
+def test_the_op_profile_splits_a_step_into_its_categories(bench, raw_dir):
+    from siamese_mnist.data import load_split
+
+    images, labels = load_split(raw_dir, "train")
+    shares = bench.op_profile("cnn", images[:256], labels[:256], torch.device("cpu"))
+    assert set(shares) == {c for c, _ in bench.OP_CATEGORIES} | {"other"}
+    assert abs(sum(shares.values()) - 1) < 1e-9
+    assert shares["convolution"] > 0.2 and shares["batch_norm"] > 0 and shares["max_pool"] > 0
+    assert bench.op_category("aten::native_batch_norm_backward") == "batch_norm"
+    assert bench.op_category("aten::threshold_backward") == "relu"
+    assert bench.op_category("aten::mkldnn_convolution") == "convolution"
+    assert bench.op_category("aten::addcdiv_") == "other"
+    before = bench.relu_before_pool(bench.build_model("cnn", bench.MODEL))
+    assert [type(m).__name__ for m in before.embedding.features[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert {"op_profile", "block_images_per_s", "matmul_bound_run_s", "estimate_over_matmul_bound"} <= set(bench.KEYS)
