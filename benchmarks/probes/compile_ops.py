@@ -25,14 +25,17 @@ import torch.nn.functional as F  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import bench  # noqa: E402
+from siamese_mnist.config import ModelConfig  # noqa: E402
 from siamese_mnist.runtime import cpu_features, cpu_name, set_threads, tune_malloc  # noqa: E402
 
 
-def make_step(compiled: bool):
+def make_step(compiled: bool, block: str = "conv_bn_relu_pool", channels_last: bool = True):
+    """The CNN's synthetic training step (premade batch of 256, AdamW) as a function of no arguments."""
     torch.manual_seed(0)
-    model = bench.build_model("cnn", bench.MODEL).to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = bench.build_model("cnn", ModelConfig(block=block)).to(memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(256, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(256, 1, 28, 28).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (256,))
     forward = torch.compile(model) if compiled else model
 

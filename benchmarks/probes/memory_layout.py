@@ -18,25 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
-from siamese_mnist.config import ModelConfig  # noqa: E402
-from siamese_mnist.models import build_model  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks" / "probes"))
+import compile_ops  # noqa: E402  (its synthetic step)
 from siamese_mnist.runtime import cpu_features, cpu_name, set_threads, tune_malloc  # noqa: E402
 
 
 def make_step(block: str, channels_last: bool):
-    torch.manual_seed(0)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = build_model("cnn", ModelConfig(block=block)).to(memory_format=fmt)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x, y = torch.randn(256, 1, 28, 28).contiguous(memory_format=fmt), torch.randint(0, 10, (256,))
-
-    def step():
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    step = compile_ops.make_step(False, block, channels_last)
     for _ in range(3):
         step()
     return step
