@@ -4,10 +4,12 @@
 
 What `dvc commit` does, for a clone that lacks the outputs to hash: each named stage's git-tracked
 file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes,
-the dependency list follows ``dvc.yaml`` (a renamed module) and the params it records take their current
-values (a param added whose default is the old behaviour); its outputs' hashes stay. Use it only after
-``bash tests/same_outputs.sh OLD NEW`` showed every output of the tiny config byte-identical, and name in
-the commit message what was proven; a stage whose outputs did change must rerun instead.
+the dependency list follows ``dvc.yaml`` (a renamed module) and a key added to a recorded params section
+(a param whose default is the old behaviour) is recorded too — a recorded value that changed is refused;
+its outputs' hashes stay. Use it only after ``bash tests/same_outputs.sh OLD NEW`` showed every output of
+the tiny config byte-identical — or a checkpoint differing only in a recorded config field, its tensors
+identical (the script says so) — and name in the commit message what was proven; a stage whose outputs
+did change must rerun instead.
 """
 
 from __future__ import annotations
@@ -43,6 +45,23 @@ def param_value(key: str):
     return value
 
 
+def with_added_keys(recorded, current, where: str):
+    """``current`` where it only adds keys to ``recorded`` (a param added, its default the old behaviour);
+    any recorded value that changed is refused: that stage must rerun, not be relocked."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        for k, v in recorded.items():
+            if k not in current:
+                raise SystemExit(f"relock: {where}.{k} is gone from params.yaml; rerun the stage instead")
+            with_added_keys(v, current[k], f"{where}.{k}")
+        for k, v in current.items():
+            if k not in recorded:
+                recorded[k] = v
+        return recorded
+    if recorded != current:
+        raise SystemExit(f"relock: {where} changed ({recorded!r} -> {current!r}); rerun the stage instead")
+    return recorded
+
+
 def relock(stages: list[str]) -> None:
     from ruamel.yaml import YAML  # DVC's own YAML library: a round trip keeps the file's layout
 
@@ -55,8 +74,9 @@ def relock(stages: list[str]) -> None:
         kept = [d for d in entry["deps"] if not d["path"].startswith(CODE)]
         code = [file_dep(d) for d in declared_deps(stage) if d.startswith(CODE)]
         entry["deps"] = sorted(kept + code, key=lambda d: d["path"])
-        for key in entry.get("params", {}).get("params.yaml", {}):  # a param added with its old behaviour
-            entry["params"]["params.yaml"][key] = param_value(key)
+        recorded = entry.get("params", {}).get("params.yaml", {})
+        for key in recorded:
+            recorded[key] = with_added_keys(recorded[key], param_value(key), f"{stage}: {key}")
     with open(path, "w") as fh:
         rt.dump(lock, fh)
 

@@ -28,6 +28,7 @@ if [ -n "$differ" ]; then
   echo "$differ"
   # A checkpoint that differs: are its tensors the same, and which recorded config keys changed?
   for pt in $(echo "$differ" | awk '{print $3}' | grep '\.pt$' | sort -u); do
+    if [ ! -f "$work/run-$a/$pt" ] || [ ! -f "$work/run-$b/$pt" ]; then echo "$pt: in one revision only"; continue; fi
     "$root/.venv/bin/python" - "$work/run-$a/$pt" "$work/run-$b/$pt" "$pt" <<'PY'
 import sys, torch
 a, b = (torch.load(p, weights_only=True) for p in sys.argv[1:3])
@@ -40,7 +41,8 @@ print(f"{sys.argv[3]}: tensors {'identical' if same else 'DIFFER'}; other fields
       + (", ".join(f"{k} {fa.get(k, '<absent>')!r} -> {fb.get(k, '<absent>')!r}" for k in changed) or "none"))
 PY
   done
-  echo "outputs differ (above; besides wall-clock files); kept in $work"; exit 1
+  echo "outputs differ (above; besides wall-clock files; $(wc -l < "$work/md5-$a.txt") files compared); kept in $work"
+  exit 1
 fi
 echo "same outputs: every file but the wall-clock ones is byte-identical ($(wc -l < "$work/md5-$a.txt") files)"
 rm -rf "$work"

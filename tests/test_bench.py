@@ -1,5 +1,6 @@
 """The benchmark's building blocks run on a small slice (its figures are only meaningful in a real run)."""
 
+import copy
 import importlib.util
 import sys
 from pathlib import Path
@@ -50,6 +51,13 @@ def test_the_op_profile_splits_a_step_into_its_categories(bench, raw_dir):
     assert bench.op_category("aten::threshold_backward") == "relu"
     assert bench.op_category("aten::mkldnn_convolution") == "convolution"
     assert bench.op_category("aten::addcdiv_") == "other"
-    before = bench.relu_before_pool(bench.build_model("cnn", bench.MODEL))
-    assert [type(m).__name__ for m in before.embedding.features[:4]] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    torch.manual_seed(0)
+    now = bench.build_model("cnn", bench.MODEL).eval()
+    before = bench.relu_before_pool(copy.deepcopy(now))
+    assert [type(m).__name__ for m in before.embedding.features] == (
+        ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"] * 2 + ["Flatten"])
+    x = torch.randn(32, 1, 28, 28)
+    assert torch.equal(before(x), now(x))  # the same model, laid out as it ran before
+    with pytest.raises(ValueError, match="not a conv_bn_relu_pool tower"):
+        bench.relu_before_pool(before)
     assert {"op_profile", "block_images_per_s", "matmul_bound_run_s", "estimate_over_matmul_bound"} <= set(bench.KEYS)
