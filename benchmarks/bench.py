@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +144,7 @@ def block_images_per_s(name: str, images: np.ndarray, labels: np.ndarray, device
     per = PER_ITEM[name]
     variants = {"relu_before_pool": lambda: relu_before_pool(build_model(name, MODEL, _config(name))),
                 "conv_bn_relu_pool": lambda: build_model(name, MODEL, _config(name)),
-                "conv_pool_bn_relu": lambda: build_model(name, ModelConfig(block="conv_pool_bn_relu"), _config(name))}
+                "conv_pool_bn_relu": lambda: build_model(name, MODEL, replace(_config(name), block="conv_pool_bn_relu"))}
     times: dict[str, list[float]] = {k: [] for k in variants}
     keys = list(variants)
     for i in range(rounds):

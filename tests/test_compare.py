@@ -128,7 +128,7 @@ CHECKPOINTS = [
     (("config",), ["model"], "config <list> should be a dict"),
     (("config", "model"), DROP, "config.model missing"),
     (("config", "model", "embedding_dim"), DROP, "config.model.embedding_dim missing"),
-    (("config", "model", "block"), "pool_first", "config.model.block: 'pool_first' is not one of "
+    (("config", "siamese", "block"), "pool_first", "config.siamese.block: 'pool_first' is not one of "
      "conv_bn_relu_pool, conv_pool_bn_relu"),
     (("config", "model", "hidden"), "16", "config.model.hidden: '16' should be an integer"),
     (("config", "model", "hidden"), 0, "config.model.hidden: 0 is out of range; allowed >= 1"),
@@ -182,14 +182,19 @@ def test_crafted_checkpoint_exits_2_naming_the_field(workdir, monkeypatch, capfd
 
 
 @pytest.mark.filterwarnings("error")
-def test_a_checkpoint_saved_before_model_block_existed_loads_as_the_block_there_was(workdir, monkeypatch, capfd):
+def test_a_checkpoint_saved_before_the_block_param_existed_loads_as_the_block_there_was(workdir, monkeypatch, capfd):
     rc, out, _ = run_here(workdir, monkeypatch, capfd, "0", "1")
     ck = torch.load(workdir / "models/siamese.pt", weights_only=True)
-    torch.save(edited(ck, ("config", "model", "block"), DROP), workdir / "models/siamese.pt")
+    assert ck["config"]["siamese"]["block"] == "conv_bn_relu_pool" and "block" not in ck["config"]["model"]
+    old = edited(ck, ("config", "siamese", "block"), DROP)  # before the choice existed: no block anywhere
+    torch.save(old, workdir / "models/siamese.pt")
     assert run_here(workdir, monkeypatch, capfd, "0", "1") == (rc, out, "") and rc == 0
-    torch.save(edited(ck, ("config", "model", "block"), "conv_pool_bn_relu"), workdir / "models/siamese.pt")
-    rc, out, err = run_here(workdir, monkeypatch, capfd, "0", "1")  # the other block's layers are named apart
-    assert rc == 2 and "state_dict does not fit config.model" in err
+    torch.save(edited(old, ("config", "model", "block"), "conv_bn_relu_pool"), workdir / "models/siamese.pt")
+    assert run_here(workdir, monkeypatch, capfd, "0", "1") == (rc, out, "")  # when it sat in config.model
+    for where in (("config", "model", "block"), ("config", "siamese", "block")):
+        torch.save(edited(old, where, "conv_pool_bn_relu"), workdir / "models/siamese.pt")
+        rc2, _, err = run_here(workdir, monkeypatch, capfd, "0", "1")  # the other block's layers are named apart
+        assert rc2 == 2 and "state_dict does not fit config.model" in err
 
 
 PROBES = [

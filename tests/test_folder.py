@@ -185,7 +185,7 @@ def test_sizes_are_checked_before_any_image_is_read(tmp_path):
 
 def test_a_val_size_too_large_for_the_folder_says_how_to_fix_it(tmp_path):
     root = make_tree(tmp_path / "ds", {"train": {"a": 3, "b": 3}, "test": {"a": 1, "b": 1}})
-    p = params_from_dict({"data": {"dataset": "folder"}})  # val_size 5000, fit_samples 10000: MNIST's
+    p = params_from_dict({"data": {"dataset": "folder", "val_size": 5000}})  # a count fitted to MNIST
     with pytest.raises(ParamsError, match=r"data.val_size: 5000 is out of range for 6 training images; "
                                           r"allowed 4..2 \(two images per class.*\), or a fraction such as 0.2"):
         ingest(root, tmp_path / "raw", 28, check_sizes=p.data.validate_for)

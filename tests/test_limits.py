@@ -60,12 +60,13 @@ def test_memory_needs_worked_out_by_hand():
     p = params_from_dict({})
     splits = split_counts(p, idx_class_counts("mnist"))
     needs = dict(memory_needs(p, splits, 28))
-    # dumps: 51 epochs x (10 000 fit + 5 000 val + 10 000 test) x 2 floats x 4 bytes x 3 models
-    assert needs["train.epochs + 1 = 51 embedding dumps of 25,000 images"] == 51 * 25_000 * 2 * 4 * 3
+    # dumps: 51 epochs x (10 000 fit + 6 000 val (a tenth of 60 000) + 10 000 test) x 2 floats x 4 bytes x 3 models
+    assert needs["train.epochs + 1 = 51 embedding dumps of 26,000 images"] == 51 * 26_000 * 2 * 4 * 3
     # one image's training activations: 2 x 4 bytes x (3 x 32 x 24 x 24 + 3 x 64 x 8 x 8 + 2 x 256) = 544 768
     assert needs["cnn.batch_size items a step (256 × 1 image(s))"] == 256 * 544_768
-    # the triplet index file: 50 epochs x 40 000 triplets x 3 int32, about 5 x that while the sampler builds it
-    assert needs["train.epochs × triplet items (50 × 40,000 of 3 image(s))"] == 5 * 4 * 50 * 40_000 * 3
+    # the triplet index file: 50 epochs x 36 000 triplets (2 x 54 000 images / 3) x 3 int32, about 5 x that
+    # while the sampler builds it
+    assert needs["train.epochs × triplet items (50 × 36,000 of 3 image(s))"] == 5 * 4 * 50 * 36_000 * 3
     # 200 episodes x 10 supports, int64
     assert needs["evaluate.episodes one-shot supports (200 × 10 classes)"] == 200 * 10 * 8
     check_memory(p, splits, 28, available=2 * 10**9)  # the default run fits in 2 GB

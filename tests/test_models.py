@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from siamese_mnist.config import ModelConfig
+from siamese_mnist.config import ModelConfig, SiameseConfig
 from siamese_mnist.models import CNN, Siamese, Triplet, build_model
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
@@ -109,7 +109,7 @@ def test_pooling_before_the_relu_gives_the_same_bits_forward_backward_and_eval(a
 def test_pool_before_batch_norm_is_another_model_with_the_same_weights():
     torch.manual_seed(0)
     default = build_model("siamese", CFG)
-    pool_first = build_model("siamese", ModelConfig(conv_channels=(4, 8), hidden=16, block="conv_pool_bn_relu"))
+    pool_first = build_model("siamese", CFG, SiameseConfig(block="conv_pool_bn_relu"))
     kinds = [type(m).__name__ for m in pool_first.embedding.features]
     assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] * 2 + ["Flatten"]
     shapes = {k: v.shape for k, v in default.state_dict().items()}

@@ -25,7 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import bench  # noqa: E402
-from siamese_mnist.config import ModelConfig  # noqa: E402
+from siamese_mnist.config import CnnConfig, ModelConfig  # noqa: E402
 from siamese_mnist.runtime import cpu_features, cpu_name, set_threads, tune_malloc  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def make_step(compiled: bool, block: str = "conv_bn_relu_pool", channels_last: b
     """The CNN's synthetic training step (premade batch of 256, AdamW) as a function of no arguments."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = bench.build_model("cnn", ModelConfig(block=block)).to(memory_format=fmt)
+    model = bench.build_model("cnn", ModelConfig(), CnnConfig(block=block)).to(memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(256, 1, 28, 28).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (256,))

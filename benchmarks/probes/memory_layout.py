@@ -3,7 +3,7 @@
     python benchmarks/probes/memory_layout.py [--rounds 3]
 
 A synthetic CNN step (premade batch of 256, AdamW; no data path), alternated round by round, median
-images/s and the ratio to what training uses (channels-last, model.block conv_bn_relu_pool).
+images/s and the ratio to what training uses (channels-last, <model>.block conv_bn_relu_pool).
 """
 
 from __future__ import annotations

@@ -132,12 +132,16 @@ def load_model(path: str | Path):
         raise CompareError(f"{where}model {_shown(name)} is not one of {', '.join(MODELS)}")
     cfg = _field(ck, "config", dict, where)
     arch = _field(cfg, "model", dict, f"{where}config.")
-    arch = {"block": "conv_bn_relu_pool", **arch}  # saved before model.block existed: the only block there was
+    section = _field(cfg, name, dict, f"{where}config.") if name in cfg else {}
+    # The conv block's order: the model's own param now; saved in config.model for a while; absent before the
+    # choice existed, when conv_bn_relu_pool was the only block there was.
+    arch = dict(arch)
+    section = {"block": arch.pop("block", "conv_bn_relu_pool"), **section}
     missing = [f.name for f in dataclasses.fields(ModelConfig) if f.name not in arch]
     if missing:  # a default would build another architecture than the one trained
         raise CompareError(f"{where}config.model.{missing[0]} missing")
     try:  # types and ranges as params.yaml's are checked; a tensor's repr is flattened to one line
-        p = params_from_dict({"model": arch, name: cfg.get(name, {})})
+        p = params_from_dict({"model": arch, name: section})
     except ParamsError as exc:
         raise CompareError(f"{where}config.{' '.join(str(exc).split())}") from None
     inputs = _field(ck, "input", dict, where) if "input" in ck else {}

@@ -39,7 +39,7 @@ class DataConfig:
     image_size: int = 28  # folder datasets: images are resized to this square side (MNIST-format ones are 28)
     train_limit: int | None = None  # None = the whole split
     test_limit: int | None = None
-    val_size: int | float = 5_000  # count, or a fraction in (0, 1); carved from the training split (stratified, seeded)
+    val_size: int | float = 0.1  # a fraction in (0, 1), or a count; carved from the training split (stratified, seeded)
     holdout_classes: tuple[int, ...] = ()  # never shown to any training stage; scored by one-shot accuracy
     fit_samples: int = 10_000  # class-stratified train subset embedded every epoch, for the linear/k-NN probes
 
@@ -97,8 +97,6 @@ class ModelConfig:
     conv_channels: tuple[int, int] = (32, 64)
     hidden: int = 256
     embedding_dim: int = 2
-    # The order within each conv block; conv_bn_relu_pool is the model trained before the choice existed.
-    block: Literal["conv_bn_relu_pool", "conv_pool_bn_relu"] = "conv_bn_relu_pool"
 
     def validate(self) -> None:
         if len(self.conv_channels) != 2 or min(self.conv_channels) < 1:
@@ -134,6 +132,9 @@ class PerModelConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     shift: int = 2  # random translation augmentation, in pixels (0 = off)
+    # The order within each conv block (models.conv_block), a model's own choice like its learning rate:
+    # conv_bn_relu_pool is the network trained before the choice existed.
+    block: Literal["conv_bn_relu_pool", "conv_pool_bn_relu"] = "conv_bn_relu_pool"
 
     def validate(self, section: str) -> None:
         if self.batch_size < 1:
@@ -155,7 +156,7 @@ class CnnConfig(PerModelConfig):
 class SiameseConfig(PerModelConfig):
     margin: float = 1.0
     shift: int = 3
-    per_epoch: int | float | None = None  # pairs per epoch (int), images per training image (float), None = 2.0
+    per_epoch: int | float | None = 2.0  # images per training image (float), pairs per epoch (int), None = 2.0
     positive_fraction: float = 0.5
 
     def validate(self, section: str) -> None:
@@ -172,7 +173,7 @@ class TripletConfig(PerModelConfig):
     margin: float = 1.0
     mining: Literal["none", "semihard", "hardest"] = "none"  # online negative mining within each batch
     shift: int = 3
-    per_epoch: int | float | None = 40_000  # triplets (int), images per training image (float), None = 3.0
+    per_epoch: int | float | None = 2.0  # images per training image (float), triplets (int), None = 3.0
 
     def validate(self, section: str) -> None:
         super().validate(section)

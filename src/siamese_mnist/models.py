@@ -25,11 +25,11 @@ class EmbeddingNet(nn.Module):
     The last layer is linear with no ReLU: a ReLU would fold the 2-D plane into one quadrant.
     """
 
-    def __init__(self, cfg: ModelConfig, image_size: int = 28):
+    def __init__(self, cfg: ModelConfig, image_size: int = 28, block: str = "conv_bn_relu_pool"):
         super().__init__()
         c1, c2 = cfg.conv_channels
         side = feature_side(image_size)
-        self.features = nn.Sequential(*conv_block(cfg.block, 1, c1), *conv_block(cfg.block, c1, c2),  # 28 -> 12 -> 4
+        self.features = nn.Sequential(*conv_block(block, 1, c1), *conv_block(block, c1, c2),  # 28 -> 12 -> 4
                                       nn.Flatten())
         self.head = nn.Sequential(
             nn.Linear(c2 * side * side, cfg.hidden), nn.ReLU(inplace=True),
@@ -42,7 +42,7 @@ class EmbeddingNet(nn.Module):
 
 def conv_block(block: str, c_in: int, c_out: int) -> list[nn.Module]:
     """One 5x5 valid convolution (no bias: batch-norm follows), batch-norm, ReLU and 2x2 max-pool, in the
-    order ``model.block`` names.
+    order ``block`` (the model's ``<model>.block`` param) names.
 
     ``conv_bn_relu_pool`` runs as conv, batch-norm, pool, ReLU: max-pool and ReLU commute exactly (ReLU is
     monotone), forward and backward bit for bit, and the ReLU passes then touch a quarter of the elements.
@@ -54,7 +54,7 @@ def conv_block(block: str, c_in: int, c_out: int) -> list[nn.Module]:
         return [conv, nn.BatchNorm2d(c_out), pool, relu]
     if block == "conv_pool_bn_relu":
         return [conv, pool, nn.BatchNorm2d(c_out), relu]
-    raise ValueError(f"unknown model.block {block!r}")
+    raise ValueError(f"unknown block {block!r}")
 
 
 def feature_side(image_size: int) -> int:
@@ -79,7 +79,7 @@ class EmbeddingModel(nn.Module):
     def __init__(self, cfg: ModelConfig, section: PerModelConfig | None = None, image_size: int = 28,
                  num_classes: int = 10):
         super().__init__()
-        self.embedding = EmbeddingNet(cfg, image_size)
+        self.embedding = EmbeddingNet(cfg, image_size, PerModelConfig.block if section is None else section.block)
         self.section = section
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
