@@ -4,6 +4,7 @@ import importlib
 import sys
 
 COMMANDS = {"compare": "are two images of the same class, by the trained Siamese model?",
+            "search": "the equal-budget search on validation: queue its trials, select the winners",
             "seeds": "the seed-to-seed spread of every model's results over replicates (alias: report)"}
 ALIASES = {"report": "seeds"}  # the seeds command's old name: notes that use it still run
 USAGE = "\n".join(["usage: python -m siamese_mnist COMMAND [ARGS...]", "", "commands:",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -373,10 +374,25 @@ def params_from_dict(raw: dict, complete: bool = False) -> Params:
     return params
 
 
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but ``1e-06`` is a number as in YAML 1.2 (PyYAML's YAML 1.1 reads it as a string),
+    which is how DVC reads params.yaml and how `dvc exp run -S lr=0.000001` writes it back."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def read_yaml(text: str) -> Any:
+    """Parse YAML text as params.yaml is read (see YamlLoader)."""
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = read_yaml(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
     except yaml.YAMLError as exc:

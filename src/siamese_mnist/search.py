@@ -1,0 +1,460 @@
+"""`python -m siamese_mnist search`: the equal-budget search on validation, run as DVC experiments.
+
+``search.yaml`` states the space, the number of trials, the rungs (successive halving) and the selection
+metric. A trial is one experiment that trains every model, each with its own draw (trial 3's CNN, Siamese and
+triplet settings are independent draws from the same ranges), so every model gets the same trials, epochs
+and rule by construction:
+
+    python -m siamese_mnist search queue             # rung 0: one `dvc exp run --queue -n search-r0-tNN -S ...` a trial
+    SIAMESE_MNIST_THREADS=1 dvc queue start -j 2     # `dvc queue status` until every task is done
+    python -m siamese_mnist search select --write    # -> metrics/search.json, metrics/search.md: the ranking
+    python -m siamese_mnist search queue --rung 1    # each model's best `keep` of rung 0, for rung 1's epochs
+    SIAMESE_MNIST_THREADS=1 dvc queue start -j 2
+    python -m siamese_mnist search select --write    # the winners: the last rung's best on validation
+
+Selection reads validation figures only (the ``val`` block of ``metrics/<model>.json``), at a rung's final
+epoch; the test figures the same files hold are never read (tests/test_search.py scrambles them). ``queue``
+skips trials that finished (an experiment of that name, of any baseline) or wait in the queue, so after a
+stop the same command queues only what is missing. Several machines sharing a git and a DVC remote each take a
+share (``--share 1/2``, ``--share 2/2``), push (``dvc exp push origin -A --run-cache``), and whoever selects
+pulls them first (``dvc exp pull origin -A``); ``select`` reads every experiment it finds, of any baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .config import MODELS, Params, ParamsError, params_from_dict, read_yaml
+
+SPEC_FILE = "search.yaml"
+METRICS = ("logreg_acc", "map_at_r", "roc_auc")  # the validation figures each trial keeps (metrics/<model>.json)
+SELECTABLE = tuple(f"val_{m}" for m in METRICS)
+TIE_BREAK = "val_map_at_r"  # then the lower trial number
+NAME = re.compile(r"^search-r(\d+)-(t|k)(\d+)$")  # rung 0: trial tNN; rung r > 0: its k-th kept setting
+
+
+class SearchError(RuntimeError):
+    """A search that cannot go on as asked; the message names the file, trial or rung and what to do."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    seed: int
+    trials: int
+    epochs: tuple[int, ...]  # per rung
+    keep: tuple[int, ...]  # per rung: how many of the rung before it reruns (rung 0: every trial)
+    select: str
+    space: dict[str, dict[str, dict]]  # model -> param -> distribution (every_model merged in)
+    raw: dict
+
+
+def load_spec(path: str | Path = SPEC_FILE) -> Spec:
+    """search.yaml, checked: every searched key is a param of the model's section, every range drawable."""
+    path = Path(path)
+    try:
+        raw = read_yaml(path.read_text())
+    except FileNotFoundError:
+        raise SearchError(f"{path}: no such file; the search space lives in search.yaml") from None
+    except yaml.YAMLError as exc:
+        raise SearchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    where = f"{path}: "
+    if not isinstance(raw, dict):
+        raise SearchError(f"{where}should be a mapping")
+    unknown = set(raw) - {"seed", "trials", "rungs", "select", "space"}
+    if unknown:
+        raise SearchError(f"{where}{sorted(unknown)[0]}: unknown key; known: seed, trials, rungs, select, space")
+    seed, trials = raw.get("seed", 0), raw.get("trials")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise SearchError(f"{where}seed: {seed!r} should be an integer in 0..{2**32 - 1}")
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise SearchError(f"{where}trials: {trials!r} should be an integer >= 1")
+    rungs = raw.get("rungs")
+    if not isinstance(rungs, list) or not rungs or not all(isinstance(r, dict) for r in rungs):
+        raise SearchError(f"{where}rungs: should be a list of {{epochs: N}} (then {{epochs: N, keep: K}})")
+    epochs, keep, before = [], [], trials
+    for i, r in enumerate(rungs):
+        e, k = r.get("epochs"), r.get("keep", before if i == 0 else None)
+        if set(r) - {"epochs", "keep"} or (i == 0 and "keep" in r):
+            raise SearchError(f"{where}rungs[{i}]: {'keys are epochs' + ('' if i == 0 else ' and keep')}")
+        if not isinstance(e, int) or isinstance(e, bool) or e < 1 or (epochs and e <= epochs[-1]):
+            raise SearchError(f"{where}rungs[{i}].epochs: {e!r} should be an integer >= 1, more than the rung before")
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= before:
+            raise SearchError(f"{where}rungs[{i}].keep: {k!r} should be an integer in 1..{before}")
+        epochs.append(e)
+        keep.append(k)
+        before = k
+    if raw.get("select") not in SELECTABLE:
+        raise SearchError(f"{where}select: {raw.get('select')!r} is not one of {', '.join(SELECTABLE)}")
+    space_raw = raw.get("space") or {}
+    if not isinstance(space_raw, dict) or set(space_raw) - {"every_model", *MODELS}:
+        raise SearchError(f"{where}space: its sections are every_model, {', '.join(MODELS)}")
+    space = {m: {**(space_raw.get("every_model") or {}), **(space_raw.get(m) or {})} for m in MODELS}
+    for m, keys in space.items():
+        known = {f.name for f in fields(Params().section(m))}
+        for key, dist in keys.items():
+            if key not in known:
+                raise SearchError(f"{where}space: {m}.{key} is not a param of {m} (known: {', '.join(sorted(known))})")
+            _check_dist(dist, f"{where}space.{key}")
+    spec = Spec(seed, trials, tuple(epochs), tuple(keep), raw["select"], space, raw)
+    for t in range(1, trials + 1):  # every draw must be a valid params file: found now, not in a queued run
+        settings = draw(spec, t)
+        try:
+            params_from_dict({**settings, "train": {"epochs": epochs[-1]}, "render": {"epochs": [0]}})
+        except ParamsError as exc:
+            raise SearchError(f"{where}trial {t} draws an invalid setting: {exc}") from None
+    return spec
+
+
+def _check_dist(dist: Any, where: str) -> None:
+    if not isinstance(dist, dict) or len(dist) != 1:
+        raise SearchError(f"{where}: should be one of {{choice: [...]}}, {{log_uniform: [low, high]}}, "
+                          "{uniform: [low, high]}")
+    (kind, arg), = dist.items()
+    if kind == "choice":
+        if not isinstance(arg, list) or not arg:
+            raise SearchError(f"{where}.choice: should be a non-empty list")
+    elif kind in ("log_uniform", "uniform"):
+        ok = isinstance(arg, list) and len(arg) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool)
+                                                              and math.isfinite(v) for v in arg)
+        if not ok or not arg[0] < arg[1] or (kind == "log_uniform" and arg[0] <= 0):
+            raise SearchError(f"{where}.{kind}: should be [low, high] with {'0 < ' if kind == 'log_uniform' else ''}"
+                              "low < high")
+    else:
+        raise SearchError(f"{where}: {kind!r} is not one of choice, log_uniform, uniform")
+
+
+def draw(spec: Spec, trial: int) -> dict[str, dict[str, Any]]:
+    """Trial ``trial``'s settings (1-based), per model: a draw from ``default_rng([seed, trial, model])``
+    alone, so adding trials or models leaves earlier draws as they were. Numbers keep 3 significant digits."""
+    out = {}
+    for i, m in enumerate(MODELS):
+        rng = np.random.default_rng([spec.seed, trial, i])
+        settings = {}
+        for key, dist in spec.space[m].items():
+            (kind, arg), = dist.items()
+            if kind == "choice":
+                settings[key] = arg[int(rng.integers(len(arg)))]
+            elif kind == "log_uniform":
+                settings[key] = _round3(math.exp(rng.uniform(math.log(arg[0]), math.log(arg[1]))))
+            else:
+                settings[key] = _round3(rng.uniform(arg[0], arg[1]))
+        out[m] = settings
+    return out
+
+
+def _round3(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def _scalar(value: Any) -> str:
+    """A value as `dvc exp run -S` and PyYAML both read it back: no exponent (PyYAML reads 1e-05 as a string)."""
+    if isinstance(value, float):
+        return np.format_float_positional(value, trim="0")
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def experiment_name(rung: int, slot: int) -> str:
+    """search-r0-t03 = rung 0's trial 3; search-r1-k2 = rung 1's run of each model's second-best setting."""
+    return f"search-r{rung}-t{slot:02d}" if rung == 0 else f"search-r{rung}-k{slot}"
+
+
+def overrides(spec: Spec, rung: int, trial_of: dict[str, int], render_epochs: list[int]) -> list[str]:
+    """The `-S` arguments of one experiment: each model's settings of its trial, the rung's epochs, and the
+    params.yaml render epochs that the rung reaches (plus its last)."""
+    epochs = spec.epochs[rung]
+    args = [f"{m}.{k}={_scalar(v)}" for m in MODELS for k, v in draw(spec, trial_of[m])[m].items()]
+    shown = sorted({e for e in render_epochs if e <= epochs} | {epochs})
+    return args + [f"train.epochs={epochs}", f"render.epochs=[{','.join(map(str, shown))}]"]
+
+
+# --- reading finished trials ---------------------------------------------------------------------------
+
+
+@dataclass
+class Trial:
+    """One finished experiment of the search: which trial each model ran, and its metrics files."""
+
+    name: str
+    rev: str
+    rung: int
+    slot: int
+    trial_of: dict[str, int]  # model -> trial number whose settings it ran
+    settings: dict[str, dict[str, Any]]  # model -> the searched params as its params.yaml recorded them
+    metrics: dict[str, dict]  # model -> metrics/<model>.json (test figures too: selection must not read them)
+    train_seconds: dict[str, float]
+
+
+def slot_plan(spec: Spec, rung: int, kept: dict[str, list[int]] | None) -> dict[int, dict[str, int]]:
+    """slot -> {model: trial}: rung 0 runs every trial; rung r runs the k-th kept trial of each model."""
+    if rung == 0:
+        return {t: {m: t for m in MODELS} for t in range(1, spec.trials + 1)}
+    if kept is None:
+        raise SearchError(f"rung {rung} needs rung {rung - 1} finished and selected first: "
+                          f"python -m siamese_mnist search select --write")
+    return {k: {m: kept[m][k - 1] for m in MODELS} for k in range(1, spec.keep[rung] + 1)}
+
+
+def read_trial(reader, name: str, sha: str, spec: Spec, plan: dict[int, dict[str, int]]) -> Trial | None:
+    """The finished trial ``name`` at ``sha``, or None where it did not finish (a failed or cut-off run).
+    Refuses a trial whose recorded settings are not what search.yaml draws for it now."""
+    rung, kind, slot = NAME.match(name).groups()
+    rung, slot = int(rung), int(slot)
+    try:
+        params = read_yaml(reader.read("params.yaml", sha))
+        metrics = {m: json.loads(reader.read(f"metrics/{m}.json", sha))[m] for m in MODELS}
+        last = {m: int(pd.read_csv(io.StringIO(reader.read(f"plots/eval/{m}.csv", sha)))["epoch"].iloc[-1])
+                for m in MODELS}
+    except Exception:  # noqa: BLE001 - an experiment without the pipeline's files did not finish
+        return None
+    if params.get("train", {}).get("epochs") != spec.epochs[rung] or set(last.values()) != {spec.epochs[rung]}:
+        return None
+    trial_of = plan[slot]
+    expected = {m: draw(spec, trial_of[m])[m] for m in MODELS}
+    settings = {m: {k: params[m].get(k) for k in expected[m]} for m in MODELS}
+    for m in MODELS:
+        for k, v in expected[m].items():
+            if settings[m][k] != v:
+                raise SearchError(f"{name} ({sha[:7]}) ran {m}.{k}={settings[m][k]!r}, but search.yaml draws "
+                                  f"{v!r} for it now: restore search.yaml, or `dvc exp remove {name}` and queue again")
+    seconds = {}
+    for m in MODELS:
+        try:
+            seconds[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", sha))["train_seconds"])
+        except Exception:  # noqa: BLE001 - wall time is optional: an output missing from the local cache
+            pass
+    return Trial(name, sha, rung, slot, trial_of, settings, metrics, seconds)
+
+
+def collect(reader, spec: Spec, kept_by_rung: dict[int, dict[str, list[int]]]) -> dict[int, dict[int, Trial]]:
+    """rung -> slot -> the newest finished experiment of that name (of any baseline)."""
+    found: dict[int, dict[int, Trial]] = {}
+    for name, sha in reader.experiments():  # newest first
+        m = NAME.match(name)
+        if not m:
+            continue
+        rung, slot = int(m.group(1)), int(m.group(3))
+        if rung >= len(spec.epochs) or (m.group(2) == "t") != (rung == 0) or slot in found.get(rung, {}):
+            continue
+        try:
+            plan = slot_plan(spec, rung, kept_by_rung.get(rung - 1))
+        except SearchError:
+            continue  # a later rung's run while its rung before is not selected here: read it once it is
+        if slot not in plan:
+            continue
+        trial = read_trial(reader, name, sha, spec, plan)
+        if trial is not None:
+            found.setdefault(rung, {})[slot] = trial
+    return found
+
+
+# --- selection: validation figures only ----------------------------------------------------------------
+
+
+def rank(trials: list[Trial], model: str, select: str) -> list[Trial]:
+    """``trials`` best first for ``model``: by the validation metric ``select`` (val_logreg_acc = the ``val``
+    block's logreg_acc), ties by validation MAP@R, then by the lower trial number. Reads nothing else."""
+    def key(t: Trial):
+        val = t.metrics[model]["val"]
+        return (-val[select.removeprefix("val_")], -val[TIE_BREAK.removeprefix("val_")], t.trial_of[model])
+    return sorted(trials, key=key)
+
+
+def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
+    """The content of metrics/search.json: every finished trial of every rung with its settings and validation
+    figures, each complete rung's ranking and what it keeps, and the winners once the last rung is complete."""
+    rungs, kept = [], None
+    for r, epochs in enumerate(spec.epochs):
+        plan = slot_plan(spec, r, kept) if r == 0 or kept is not None else {}
+        trials = [found.get(r, {})[s] for s in sorted(found.get(r, {})) if s in plan]
+        entry = {"rung": r, "epochs": epochs, "runs": len(plan) if plan else spec.keep[r], "finished": len(trials),
+                 "trials": [{"name": t.name, "rev": t.rev, "trial_of": t.trial_of, "settings": t.settings,
+                             "val": {m: {k: t.metrics[m]["val"][k] for k in METRICS} for m in MODELS},
+                             "train_seconds": t.train_seconds} for t in trials]}
+        complete = bool(plan) and len(trials) == len(plan)
+        entry["complete"] = complete
+        if complete:
+            entry["ranking"] = {m: [t.trial_of[m] for t in rank(trials, m, spec.select)] for m in MODELS}
+        rungs.append(entry)
+        kept = ({m: entry["ranking"][m][:spec.keep[r + 1]] for m in MODELS}
+                if complete and r + 1 < len(spec.epochs) else None)
+        if kept is not None:
+            entry["kept"] = kept
+    out = {"select": f"{spec.select} at each rung's final epoch; ties: {TIE_BREAK}, then the lower trial",
+           "space": spec.raw["space"], "seed": spec.seed, "trials": spec.trials,
+           "rungs": rungs}
+    epochs_per_model = sum(e * (spec.trials if r == 0 else spec.keep[r]) for r, e in enumerate(spec.epochs))
+    seconds = {m: sum(t["train_seconds"].get(m, 0.0) for e in rungs for t in e["trials"]) for m in MODELS}
+    out["budget"] = {"epochs_per_model": epochs_per_model,
+                     "train_hours_so_far": {m: round(s / 3600, 2) for m, s in seconds.items()}}
+    last = rungs[-1]
+    if last["complete"]:
+        out["winners"] = {}
+        for m in MODELS:
+            best = last["ranking"][m][0]
+            run = next(t for t in last["trials"] if t["trial_of"][m] == best)
+            out["winners"][m] = {"trial": best, "experiment": run["name"], "settings": run["settings"][m],
+                                 "val": run["val"][m]}
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
+def markdown(report: dict) -> str:
+    """metrics/search.md: per rung and model, every finished trial's settings and validation figures, best first
+    where the rung is complete; then the winners."""
+    lines = ["# The equal-budget search", "",
+             "Written by `python -m siamese_mnist search select --write` from the search's experiments "
+             "(`metrics/search.json`); the space is `search.yaml`.",
+             f"{report['trials']} trials per model (seed {report['seed']}), successive halving over "
+             + ", ".join(f"{r['runs']} × {r['epochs']} epochs" for r in report["rungs"])
+             + f" = {report['budget']['epochs_per_model']} training epochs per model; selected on "
+             f"{report['select']}. Validation figures only: no test figure of a trial is read or shown."]
+    for r in report["rungs"]:
+        state = "complete" if r["complete"] else f"{r['finished']} of {r['runs']} finished"
+        lines += ["", f"## Rung {r['rung']}: {r['epochs']} epochs ({state})"]
+        for m in MODELS:
+            rows = r["trials"]
+            if r.get("ranking"):
+                order = r["ranking"][m]
+                rows = sorted(rows, key=lambda t: order.index(t["trial_of"][m]))
+            keys = list(rows[0]["settings"][m]) if rows else []
+            lines += ["", f"### {m}", "", "| trial | " + " | ".join(keys) + " | val logreg % | val MAP@R % | "
+                      "val ROC-AUC | train min |", "|---" * (len(keys) + 5) + "|"]
+            kept = set(r.get("kept", {}).get(m, []))
+            for t in rows:
+                v, s = t["val"][m], t["train_seconds"].get(m)
+                mark = " (kept)" if t["trial_of"][m] in kept else ""
+                lines.append(f"| {t['trial_of'][m]}{mark} | " + " | ".join(str(t["settings"][m][k]) for k in keys)
+                             + f" | {_pct(v['logreg_acc'])} | {_pct(v['map_at_r'])} | {v['roc_auc']:.4f} | "
+                             + (f"{s / 60:.1f}" if s is not None else "–") + " |")
+    if "winners" in report:
+        lines += ["", "## Winners (the defaults in params.yaml)", "", "| model | trial | settings | val logreg % |",
+                  "|---|---|---|---|"]
+        for m, w in report["winners"].items():
+            settings = ", ".join(f"{k}={v}" for k, v in w["settings"].items())
+            lines.append(f"| {m} | {w['trial']} | {settings} | {_pct(w['val']['logreg_acc'])} |")
+    return "\n".join(lines) + "\n"
+
+
+# --- queueing ------------------------------------------------------------------------------------------
+
+
+def waiting_names(root: str = ".") -> set[str]:
+    """Names of the experiments queued or running in this repo's DVC queue."""
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        q = repo.experiments.celery_queue
+        return {e.name for e in [*q.iter_queued(), *q.iter_active()] if e.name}
+
+
+def parse_share(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise argparse.ArgumentTypeError(f"{text!r} should be I/N with 1 <= I <= N, e.g. 1/2")
+    return int(m.group(1)), int(m.group(2))
+
+
+def queue(spec: Spec, rung: int, report: dict | None, done: set[str], waiting: set[str], render_epochs: list[int],
+          share: tuple[int, int] = (1, 1)) -> list[tuple[str, list[str]]]:
+    """(name, -S arguments) of each run of ``rung`` in this machine's share that is neither done nor waiting."""
+    if not 0 <= rung < len(spec.epochs):
+        raise SearchError(f"rung {rung}: search.yaml has rungs 0..{len(spec.epochs) - 1}")
+    kept = None
+    if rung > 0:
+        before = (report or {}).get("rungs", [])
+        if len(before) < rung or not before[rung - 1].get("kept"):
+            raise SearchError(f"rung {rung} needs rung {rung - 1} finished and selected first: run its queue, then "
+                              "python -m siamese_mnist search select --write")
+        kept = before[rung - 1]["kept"]
+    plan = slot_plan(spec, rung, kept)
+    i, n = share
+    return [(experiment_name(rung, s), overrides(spec, rung, plan[s], render_epochs))
+            for k, s in enumerate(sorted(plan)) if k % n == i - 1
+            and experiment_name(rung, s) not in done | waiting]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m siamese_mnist search", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("queue", help="queue the runs of a rung that are neither finished nor queued")
+    q.add_argument("--rung", type=int, default=0)
+    q.add_argument("--share", type=parse_share, default=(1, 1), metavar="I/N",
+                   help="this machine's share of the rung's runs: every N-th, from the I-th (default 1/1: all)")
+    q.add_argument("--dry-run", action="store_true", help="print the `dvc exp run --queue` commands only")
+    s = sub.add_parser("select", help="rank the finished trials on validation; --write updates metrics/search.*")
+    s.add_argument("--write", action="store_true")
+    for p in (q, s):
+        p.add_argument("--spec", default=SPEC_FILE)
+        p.add_argument("--json-out", default="metrics/search.json")
+        p.add_argument("--markdown-out", default="metrics/search.md")
+        p.add_argument("--params", default="params.yaml")
+    args = ap.parse_args(argv)
+    from .io import DiskFullError, write_bytes, write_json
+    from .replicates import RepoReader
+
+    try:
+        spec = load_spec(args.spec)
+        saved = json.loads(Path(args.json_out).read_text()) if Path(args.json_out).exists() else None
+        reader = RepoReader(".")
+        try:
+            kept = {}
+            found = {}
+            for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
+                found = collect(reader, spec, kept)
+                report = summarise(spec, found)
+                kept = {e["rung"]: e["kept"] for e in report["rungs"] if e.get("kept")}
+        finally:
+            reader.close()
+        if args.command == "queue":
+            done = {t.name for rung in found.values() for t in rung.values()}
+            render_epochs = read_yaml(Path(args.params).read_text())["render"]["epochs"]
+            todo = queue(spec, args.rung, saved, done, set() if args.dry_run else waiting_names(), render_epochs,
+                         args.share)
+            for name, sets in todo:
+                cmd = ["dvc", "exp", "run", "--queue", "-n", name, *[a for x in sets for a in ("-S", x)]]
+                print(" ".join(cmd))
+                if not args.dry_run:
+                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            print(f"rung {args.rung}: {len(todo)} run(s) {'to queue' if args.dry_run else 'queued'}"
+                  + ("" if args.dry_run or not todo else
+                     "; run them: SIAMESE_MNIST_THREADS=1 dvc queue start -j <cores>, then `search select --write`"),
+                  file=sys.stderr)
+            return 0
+        if not found and saved is not None:
+            print(f"search: no search experiment here; {args.markdown_out} from {args.json_out}", file=sys.stderr)
+            report = saved
+        text = markdown(report)
+        if not args.write:
+            sys.stdout.write(text)
+            return 0
+        write_json(args.json_out, report)
+        write_bytes(args.markdown_out, text.encode())
+        print(f"wrote {args.json_out} and {args.markdown_out}: "
+              + "; ".join(f"rung {e['rung']} {e['finished']}/{e['runs']}" for e in report["rungs"]))
+        return 0
+    except SearchError as exc:
+        print(f"search: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"search: `{' '.join(exc.cmd[:6])} ...` failed (exit {exc.returncode})", file=sys.stderr)
+        return 2
+    except DiskFullError as exc:
+        print(f"search: {exc.strerror}", file=sys.stderr)
+        return 2
