@@ -11,7 +11,7 @@ import numpy as np
 
 from siamese_mnist.config import load_params
 from siamese_mnist.data import load_subset
-from siamese_mnist.evaluation import oneshot_metrics, retrieval
+from siamese_mnist.evaluation import HEADLINE_HOLDOUT, holdout_metrics, oneshot_metrics, retrieval
 from siamese_mnist.io import write_json
 from siamese_mnist.runtime import run_stage
 
@@ -27,8 +27,10 @@ def main() -> None:
     p = load_params(args.params)
     images, labels = load_subset(args.raw_dir, "test", p.data.test_limit, p.seed)
     x = images.reshape(len(images), -1).astype(np.float32) / 255.0
-    row = {**retrieval(x, labels), **oneshot_metrics(x, labels, p.data.holdout_classes, p.evaluate, p.seed)}
-    write_json(args.metrics_out, {"pixels": {k: None if row[k] is None else round(row[k], 6) for k in METRICS}})
+    row = {**retrieval(x, labels), **oneshot_metrics(x, labels, p.data.holdout_classes, p.evaluate, p.seed),
+           **holdout_metrics(x, labels, p.data.holdout_classes, p.seed)}
+    keys = METRICS + (HEADLINE_HOLDOUT if p.data.holdout_classes else ())
+    write_json(args.metrics_out, {"pixels": {k: None if row[k] is None else round(row[k], 6) for k in keys}})
 
 
 if __name__ == "__main__":

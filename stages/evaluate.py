@@ -8,7 +8,7 @@ import _bootstrap  # noqa: F401
 import pandas as pd
 
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.evaluation import HEADLINE, HEADLINE_VAL, evaluate_run
+from siamese_mnist.evaluation import HEADLINE, HEADLINE_HOLDOUT, HEADLINE_VAL, evaluate_run
 from siamese_mnist.io import load_npz, write_csv, write_json
 from siamese_mnist.runtime import run_stage
 
@@ -31,7 +31,7 @@ def main() -> None:
     def value(key):
         return None if pd.isna(final[key]) else round(float(final[key]), 6)
 
-    headline = {k: value(k) for k in HEADLINE}
+    headline = {k: value(k) for k in HEADLINE + (HEADLINE_HOLDOUT if p.data.holdout_classes else ())}
     headline["val"] = {k: value(f"val_{k}") for k in HEADLINE_VAL}
     write_csv(args.per_epoch_out, report.table)
     write_csv(args.roc_out, report.roc)

@@ -158,3 +158,17 @@ def test_evaluate_epoch_chooses_c_on_validation_even_where_test_would_prefer_ano
     row, _ = evaluate_epoch(emb, 0, pairs, (np.array([[0, 1], [2, 3]]), np.array([1, 0])), cfg, 0)
     assert row["logreg_c"] == 1.0 and row["val_logreg_acc"] > 0.95
     assert row["logreg_acc"] < 0.05  # reported as it is: the test split pays for the validation choice
+
+
+def test_holdout_metrics_score_the_held_out_classes_alone():
+    from siamese_mnist.evaluation import holdout_metrics
+
+    # classes 5 and 6 sit apart on a line; class 0 sits on top of them. Among 5 and 6 alone every nearest
+    # neighbour is a classmate (MAP@R 1) and every same-class pair is closer than every other pair (ROC-AUC 1);
+    # with class 0 counted, neither would hold.
+    x = np.array([[0.0], [0.2], [1.0], [1.2], [0.1], [1.1]])
+    labels = np.array([5, 5, 6, 6, 0, 0])
+    assert holdout_metrics(x, labels, (5, 6), seed=0) == {"holdout_map_at_r": 1.0, "holdout_roc_auc": 1.0}
+    assert holdout_metrics(x, labels, (), seed=0) == {}  # no held-out class: no keys (the metrics files stay as they were)
+    from siamese_mnist.evaluation import retrieval
+    assert retrieval(x, labels)["map_at_r"] < 1.0  # the same points with class 0 counted

@@ -30,6 +30,7 @@ from .pairs import make_test_pairs
 # The final-epoch figures that become DVC metrics (test split, and what selection reads on validation);
 # every metric of every epoch and both splits is in the per-epoch table.
 HEADLINE = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
+HEADLINE_HOLDOUT = ("holdout_map_at_r", "holdout_roc_auc")  # only where data.holdout_classes names classes
 HEADLINE_VAL = ("logreg_acc", "roc_auc", "map_at_r")
 
 
@@ -207,6 +208,21 @@ def oneshot_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...],
             "oneshot_holdout_acc": oneshot_score(x, labels, tuple(holdout), cfg, seed) if holdout else None}
 
 
+def holdout_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...], seed: int) -> dict:
+    """Retrieval MAP@R and verification ROC-AUC among the held-out classes' images alone (none without any):
+    what the embedding does for classes no training stage saw. Both choose nothing (no probe, no threshold);
+    the pairs are balanced and seeded like every split's, so every model and the pixels meet the same ones."""
+    if not holdout:
+        return {}
+    keep = np.isin(labels, np.asarray(holdout, dtype=labels.dtype))
+    xh, yh = x[keep], labels[keep]
+    if len(np.unique(yh)) < 2:
+        return {"holdout_map_at_r": None, "holdout_roc_auc": None}
+    pairs, same = make_test_pairs(yh, len(yh), seed)
+    return {"holdout_map_at_r": retrieval(xh, yh)["map_at_r"],
+            "holdout_roc_auc": float(roc_auc_score(same.astype(bool), -pair_distances(xh, pairs)))}
+
+
 def select_logreg(fit: np.ndarray, fit_labels: np.ndarray, val: np.ndarray, val_labels: np.ndarray,
                   candidates: tuple[float, ...]) -> tuple[Pipeline, float]:
     """Fit a logistic regression per candidate C on ``fit``; keep the one most accurate on ``val``
@@ -232,6 +248,7 @@ def split_metrics(pipe: Pipeline, fit: np.ndarray, fit_labels: np.ndarray, x: np
     row.update(pair_scores(x, *pairs, threshold))
     row.update(retrieval(x, labels))
     row.update(oneshot_metrics(x, labels, holdout, cfg, seed))
+    row.update(holdout_metrics(x, labels, holdout, seed))
     return row
 
 

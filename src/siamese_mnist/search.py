@@ -137,8 +137,9 @@ def _check_dist(dist: Any, where: str) -> None:
 
 
 def draw(spec: Spec, trial: int) -> dict[str, dict[str, Any]]:
-    """Trial ``trial``'s settings (1-based), per model: a draw from ``default_rng([seed, trial, model])``
-    alone, so adding trials or models leaves earlier draws as they were. Numbers keep 3 significant digits."""
+    """Trial ``trial``'s settings (1-based), per model: draws from ``default_rng([seed, trial, model])`` alone, in
+    search.yaml's order, so adding trials leaves earlier draws as they were (editing the space makes a new
+    search). Numbers keep 3 significant digits."""
     out = {}
     for i, m in enumerate(MODELS):
         rng = np.random.default_rng([spec.seed, trial, i])
