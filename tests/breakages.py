@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["src", "stages", "tests", "benchmarks", "data/images", "params.yaml", "dvc.yaml", "pyproject.toml", ".gitignore",
+COPY = ["src", "stages", "tests", "benchmarks", "data/images", "params.yaml", "search.yaml", "dvc.yaml", "pyproject.toml", ".gitignore",
         ".dvcignore", ".dvc/config", ".dvc/plots"]
 UNIT = ["tests", "--ignore=tests/integration"]
 
@@ -180,6 +180,19 @@ BREAKAGES = [
     Breakage("an old checkpoint's missing block refused", "src/siamese_mnist/compare.py",
              '    section = {"block": arch.pop("block", "conv_bn_relu_pool"), **section}', "    arch.pop('block', 0)",
              ("tests/test_compare.py",)),
+    Breakage("the budget rule ignores the data size (MNIST's 55 000 images)", "src/siamese_mnist/pairs.py",
+             "        return max(1, round(per_epoch * pool_size / images_per_item))",
+             "        return max(1, round(per_epoch * 55_000 / images_per_item))", ("tests/test_budgets.py",)),
+    Breakage("the search selects on the test figures", "src/siamese_mnist/search.py",
+             '        val = t.metrics[model]["val"]', "        val = t.metrics[model]", ("tests/test_search.py",)),
+    Breakage("the search's shares overlap", "src/siamese_mnist/search.py",
+             "            for k, s in enumerate(sorted(plan)) if k % n == i - 1", "            for k, s in enumerate(sorted(plan)) if True",
+             ("tests/test_search.py",)),
+    Breakage("params read 1e-06 as a string (YAML 1.1)", "src/siamese_mnist/config.py",
+             "    return yaml.load(text, Loader=YamlLoader)", "    return yaml.safe_load(text)", ("tests/test_search.py",)),
+    Breakage("held-out metrics count every class", "src/siamese_mnist/evaluation.py",
+             "    keep = np.isin(labels, np.asarray(holdout, dtype=labels.dtype))", "    keep = labels >= 0",
+             ("tests/test_evaluation.py",)),
 ]
 
 

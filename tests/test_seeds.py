@@ -204,3 +204,23 @@ def test_a_damaged_replicate_file_is_one_line_exit_2(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err
     assert err.startswith("seeds: metrics/replicates/seed-1.json: not a replicate file written by `seeds --write` "
                           f"({why}") and err.count("\n") == 1, err
+
+
+def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_unseen_runs():
+    from siamese_mnist.replicates import identity, lock_values
+
+    stages = {"train", "check", "render"}
+    ref = _lock(seed=0)
+    ref["stages"]["render"] = {"deps": [{"path": "src/siamese_mnist/plotting.py", "md5": "p1"}],
+                               "params": {"params.yaml": {"render.dpi": 80}}}
+    other = _lock(seed=1)
+    other["stages"]["render"] = {"deps": [{"path": "src/siamese_mnist/plotting.py", "md5": "p2"}],
+                                 "params": {"params.yaml": {"render.dpi": 120}}}
+    assert identity(other, stages) == identity(ref, stages)  # only the plots differ: still a replicate
+    held = _lock(seed=2)
+    held["stages"]["train@cnn"]["params"]["params.yaml"]["data.holdout_classes"] = [5, 6]
+    ref["stages"]["train@cnn"]["params"]["params.yaml"]["data.holdout_classes"] = []
+    assert identity(held, stages) != identity(ref, stages)
+    vary = ("data.holdout_classes",)
+    assert identity(held, stages, vary) == identity(ref, stages, vary)
+    assert lock_values(held, "data.holdout_classes") == [[5, 6]] and lock_values(held, "x") == []

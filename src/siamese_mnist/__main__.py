@@ -5,7 +5,8 @@ import sys
 
 COMMANDS = {"compare": "are two images of the same class, by the trained Siamese model?",
             "search": "the equal-budget search on validation: queue its trials, select the winners",
-            "seeds": "the seed-to-seed spread of every model's results over replicates (alias: report)"}
+            "seeds": "the seed-to-seed spread of every model's results over replicates (alias: report)",
+            "unseen": "the unseen-classes protocol: train on some digits, score one-shot and retrieval on the rest"}
 ALIASES = {"report": "seeds"}  # the seeds command's old name: notes that use it still run
 USAGE = "\n".join(["usage: python -m siamese_mnist COMMAND [ARGS...]", "", "commands:",
                    *(f"  {name:<9}{what}" for name, what in COMMANDS.items()), "",

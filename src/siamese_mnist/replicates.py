@@ -29,18 +29,24 @@ class Run:
     seed: int
     tables: dict[str, pd.DataFrame]  # model -> the evaluate stage's per-epoch table (plots/eval/<model>.csv)
     seconds_per_epoch: dict[str, float] = field(default_factory=dict)  # model -> median training epoch
+    pixels: dict = field(default_factory=dict)  # the raw-pixel baseline's metrics (metrics/pixels.json)
 
 
+# The stages whose outputs the reports read: a change to another one (the plots) orphans no replicate.
+RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels"}
 
-def identity(lock: dict, stages: set[str]) -> dict:
-    """What makes a run a replicate, from its dvc.lock: per pipeline stage (``stages``: the stage names of
-    ``dvc.yaml``; ``train@cnn`` counts as ``train``), the params it ran with but ``seed`` and the hash of
-    every ``src/`` and ``stages/`` file it depends on. Entries of stages no longer in the pipeline are ignored."""
+
+def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
+    """What makes a run a replicate, from its dvc.lock: per pipeline stage whose outputs the reports read
+    (``stages``: the stage names of ``dvc.yaml``, within RESULT_STAGES; ``train@cnn`` counts as ``train``), the
+    params it ran with but ``seed`` and those in ``vary``, and the hash of every ``src/`` and ``stages/`` file it
+    depends on. Entries of stages no longer in the pipeline are ignored."""
     out = {}
     for name, stage in lock.get("stages", {}).items():
-        if name.split("@")[0] not in stages:
+        if name.split("@")[0] not in stages & RESULT_STAGES:
             continue
-        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
+        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items()
+                  if k != "seed" and k not in vary}
         code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(("src/", "stages/"))}
         out[name] = {"params": params, "code": code}
     return out
@@ -95,12 +101,24 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
             speed[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", rev))["seconds_per_epoch_median"])
         except Exception:  # noqa: BLE001 - speed is optional: an output missing from the local cache
             pass
-    return Run(name, rev, int(seed), tables, speed)
+    try:
+        pixels = json.loads(reader.read("metrics/pixels.json", rev))["pixels"]
+    except Exception:  # noqa: BLE001 - a run before the baseline stage existed
+        pixels = {}
+    return Run(name, rev, int(seed), tables, speed, pixels)
 
 
-def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS) -> list[Run]:
+def lock_values(lock: dict, key: str) -> list:
+    """Every value ``key`` (a param such as ``data.holdout_classes``) has in the stages that record it."""
+    return [f[key] for stage in lock.get("stages", {}).values() for f in stage.get("params", {}).values() if key in f]
+
+
+def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS,
+              vary: dict | None = None) -> list[Run]:
     """The named revisions, or HEAD plus every experiment that differs from HEAD in ``seed`` alone
-    (by the params and code hashes its dvc.lock records, not by what params.yaml says)."""
+    (by the params and code hashes its dvc.lock records, not by what params.yaml says); with ``vary``
+    ({param: value}), the experiments that differ from HEAD in ``seed`` and ran those params at those values."""
+    vary = vary or {}
     if revs:
         runs = []
         for rev in revs:
@@ -118,14 +136,16 @@ def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...
     head = reader.head()
     try:
         stages = set(yaml.safe_load(reader.read("dvc.yaml", head))["stages"])
-        ref = identity(yaml.safe_load(reader.read("dvc.lock", head)), stages)
+        ref = identity(yaml.safe_load(reader.read("dvc.lock", head)), stages, tuple(vary))
     except Exception as exc:  # noqa: BLE001
         raise ReportError(f"HEAD has no finished pipeline to compare with ({exc.__class__.__name__}: {exc})") from None
     runs: dict[int, Run] = {}
     for name, sha in [("HEAD", head)] + reader.experiments():
         try:
             lock = yaml.safe_load(reader.read("dvc.lock", sha))
-            if identity(lock, stages) != ref:
+            if identity(lock, stages, tuple(vary)) != ref:
+                continue
+            if any(not lock_values(lock, k) or any(v != want for v in lock_values(lock, k)) for k, want in vary.items()):
                 continue
             run = load_run(reader, name, sha, models)
         except Exception:  # noqa: BLE001 - a revision without a finished pipeline is not a replicate
@@ -148,7 +168,7 @@ def write_replicates(runs: list[Run], folder: str | Path) -> None:
     for r in runs:
         tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
         record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
-                  "tables": tables}
+                  "pixels": r.pixels, "tables": tables}
         write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
     for path in folder.glob("seed-*.json"):
         if path.name not in {f"seed-{r.seed}.json" for r in runs}:
@@ -162,7 +182,8 @@ def read_replicates(folder: str | Path) -> list[Run]:
         try:
             d = json.loads(path.read_text())
             tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
-            runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"])))
+            runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"]),
+                            dict(d.get("pixels") or {})))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ReportError(f"{path}: not a replicate file written by `seeds --write` ({type(exc).__name__}: "
@@ -171,17 +192,18 @@ def read_replicates(folder: str | Path) -> list[Run]:
 
 
 def gather(revs: list[str], from_files: bool, folder: str | Path,
-           params_path: str | Path) -> tuple[list[Run], dict, bool]:
+           params_path: str | Path, vary: dict | None = None) -> tuple[list[Run], dict, bool]:
     """(runs, the params they ran with, whether they came from ``folder``): the named revisions, or HEAD and its
     seed replicates among the experiments, or, with ``from_files`` or where no experiment is a replicate
     (a fresh clone has none), the replicate files, with the workspace's params."""
     if not from_files:
         reader = RepoReader(".")
         try:
-            runs = find_runs(reader, revs)
+            runs = find_runs(reader, revs, vary=vary)
             if revs or any(r.name != "HEAD" for r in runs) or not any(Path(folder).glob("seed-*.json")):
                 return runs, yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}, False
         finally:
             reader.close()
-        print(f"seeds: no experiment is a seed replicate of HEAD; reading {folder}/seed-*.json", file=sys.stderr)
+        print(f"no experiment is a seed replicate of HEAD{' with ' + str(vary) if vary else ''}; reading "
+              f"{folder}/seed-*.json", file=sys.stderr)
     return read_replicates(folder), yaml.safe_load(Path(params_path).read_text()), True

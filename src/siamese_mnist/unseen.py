@@ -1,0 +1,207 @@
+"""`python -m siamese_mnist unseen`: do the embeddings recognise digits they never trained on?
+
+The class-disjoint protocol (Musgrave et al. 2020) on MNIST: every model trains on digits 0-4 only
+(``data.holdout_classes: [5, 6, 7, 8, 9]``: the held-out digits never reach a training stage, and the
+model's params are the seen-class search's winners, nothing tuned on 5-9), then is scored on the test
+images of digits 5-9 alone: 5-way one-shot accuracy (one support image per digit, the same seeded
+episodes for every model and the raw pixels), retrieval MAP@R and verification ROC-AUC. One run per
+seed, as DVC experiments:
+
+    python -m siamese_mnist unseen queue               # dvc exp run --queue -n unseen-s<N> -S seed=N -S data.holdout_classes=[5,...]
+    SIAMESE_MNIST_THREADS=1 dvc queue start -j 2
+    python -m siamese_mnist unseen report --write      # -> metrics/unseen.json, metrics/unseen.md, plots/unseen.png
+
+The report takes every experiment whose dvc.lock differs from HEAD's in ``seed`` and the held-out classes
+alone, and keeps each run's per-epoch tables and pixel figures in ``metrics/unseen/seed-<N>.json`` (tracked),
+so a clone without the experiments rebuilds the tables (``--from-files``). Each cell: mean ± sd [95 % t-interval]
+over seeds; model - pixels and model - CNN are paired differences (same seed, same episodes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .config import MODELS
+from .replicates import ReportError, Run, gather, write_replicates
+from .seeds import _fmt, interval, paired
+
+UNSEEN = [5, 6, 7, 8, 9]
+METRICS = ("oneshot_holdout_acc", "holdout_map_at_r", "holdout_roc_auc")
+LABELS = {"oneshot_holdout_acc": "5-way one-shot accuracy", "holdout_map_at_r": "MAP@R",
+          "holdout_roc_auc": "verification ROC-AUC"}
+PERCENT_METRICS = {"oneshot_holdout_acc", "holdout_map_at_r"}
+BOUNDS = (0.0, 1.0)
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def experiment_name(seed: int) -> str:
+    return f"unseen-s{seed}"
+
+
+def queue_args(seed: int, holdout: list[int]) -> list[str]:
+    return ["dvc", "exp", "run", "--queue", "-n", experiment_name(seed), "-S", f"seed={seed}",
+            "-S", f"data.holdout_classes=[{','.join(map(str, holdout))}]"]
+
+
+def final(run: Run, model: str, metric: str) -> float:
+    return float(run.tables[model][metric].iloc[-1])
+
+
+def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MODELS) -> dict:
+    """Per model and for the pixels: each held-out metric's interval over the runs; model - pixels and
+    model - CNN paired by seed."""
+    if len(runs) < 2:
+        raise ReportError(f"{len(runs)} run(s) found; a spread needs at least 2 seeds")
+    missing = [r.name for r in runs if not all(k in r.pixels and r.pixels[k] is not None for k in METRICS)]
+    if missing:
+        raise ReportError(f"{missing[0]}: metrics/pixels.json has no held-out figures; rerun its baseline_pixels stage")
+    col = {m: {k: [final(r, m, k) for r in runs] for k in METRICS} for m in models}
+    pix = {k: [float(r.pixels[k]) for r in runs] for k in METRICS}
+    return {
+        "holdout_classes": holdout,
+        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev} for r in runs],
+        "final": {**{m: {k: interval(col[m][k], BOUNDS) for k in METRICS} for m in models},
+                  "pixels": {k: interval(pix[k], BOUNDS) for k in METRICS}},
+        "paired": {**{f"{m} - pixels": {k: paired(col[m][k], pix[k], BOUNDS) for k in METRICS} for m in models},
+                   **{f"{m} - cnn": {k: paired(col[m][k], col["cnn"][k], BOUNDS) for k in METRICS}
+                      for m in models if m != "cnn"}},
+    }
+
+
+def _cell(metric: str, s: dict) -> str:
+    return _fmt("map_at_r" if metric in PERCENT_METRICS else "roc_auc", s)  # percent, or 4 decimals
+
+
+def markdown(report: dict) -> str:
+    seeds = ", ".join(str(r["seed"]) for r in report["runs"])
+    held = ", ".join(map(str, report["holdout_classes"]))
+    cols = list(report["final"])
+    lines = [f"# Unseen classes: trained on the other digits, scored on {held} alone",
+             "", f"{len(report['runs'])} seeds ({seeds}); written by `python -m siamese_mnist unseen report --write` "
+             "(`metrics/unseen.json`; each run's tables: `metrics/unseen/`). Each cell: mean ± sample standard",
+             "deviation [95 % confidence interval of the mean, Student's t]; accuracies and MAP@R in percent.",
+             "Test images of the held-out digits only; nothing was tuned on them.",
+             "", "| metric | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for k in METRICS:
+        lines.append(f"| {LABELS[k]} | " + " | ".join(_cell(k, report["final"][c][k]) for c in cols) + " |")
+    diffs = list(report["paired"])
+    lines += ["", "## Paired differences (same seed, same episodes and pairs)", "",
+              "| metric | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 1) + "|"]
+    for k in METRICS:
+        lines.append(f"| {LABELS[k]} | " + " | ".join(_cell(k, report["paired"][d][k]) for d in diffs) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout: list[int], dpi: int = 80) -> bytes:
+    """Per model (columns), the final test embeddings of the seen digits (top) and of the unseen ones
+    (bottom), on the same axes: does an unseen digit get a region of its own?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import COLORS
+
+    fig, axes = plt.subplots(2, len(embeddings), figsize=(4 * len(embeddings), 8), squeeze=False)
+    for j, (model, (x, labels)) in enumerate(embeddings.items()):
+        unseen = np.isin(labels, holdout)
+        lo, hi = x.min(0), x.max(0)
+        pad = 0.05 * (hi - lo)
+        for i, (mask, what) in enumerate(((~unseen, "seen digits"), (unseen, "unseen digits"))):
+            ax = axes[i, j]
+            ax.scatter(x[~unseen, 0], x[~unseen, 1], s=1, c="0.85", linewidths=0)  # the seen digits, for reference
+            for c in np.unique(labels[mask]):
+                pts = x[labels == c]
+                ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
+            ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
+                   title=f"{model}: {what}", xticks=[], yticks=[])
+            ax.legend(markerscale=8, fontsize=7, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def run_embeddings(run: Run, models: tuple[str, ...] = MODELS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The final test embeddings and labels of each model of ``run``, from its DVC-cached outputs."""
+    import dvc.api
+
+    out = {}
+    for m in models:
+        with dvc.api.open(f"embeddings/{m}.npz", repo=".", rev=run.rev, mode="rb") as fh:
+            with np.load(io.BytesIO(fh.read())) as f:
+                out[m] = (f["test"][-1], f["test_labels"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m siamese_mnist unseen", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    q = sub.add_parser("queue", help="queue one experiment per seed that is not done yet")
+    q.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    q.add_argument("--dry-run", action="store_true")
+    r = sub.add_parser("report", help="the report over the finished runs; --write updates the tracked files")
+    r.add_argument("--write", action="store_true")
+    r.add_argument("--from-files", action="store_true", help="read metrics/unseen/seed-*.json, not experiments")
+    r.add_argument("--json-out", default="metrics/unseen.json")
+    r.add_argument("--markdown-out", default="metrics/unseen.md")
+    r.add_argument("--picture-out", default="plots/unseen.png")
+    r.add_argument("--replicates", default="metrics/unseen")
+    for p in (q, r):
+        p.add_argument("--holdout", type=lambda s: [int(c) for c in s.split(",")], default=UNSEEN,
+                       help="the held-out classes, comma-separated (default 5,6,7,8,9)")
+    args = ap.parse_args(argv)
+    from .io import DiskFullError, write_bytes, write_json
+
+    try:
+        if args.command == "queue":
+            from .replicates import RepoReader
+
+            reader = RepoReader(".")
+            try:
+                done = {name for name, _ in reader.experiments()}
+            finally:
+                reader.close()
+            from .search import waiting_names
+
+            waiting = set() if args.dry_run else waiting_names()
+            todo = [s for s in args.seeds if experiment_name(s) not in done | waiting]
+            for s in todo:
+                cmd = queue_args(s, args.holdout)
+                print(" ".join(cmd))
+                if not args.dry_run:
+                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            print(f"{len(todo)} run(s) {'to queue' if args.dry_run else 'queued'}", file=sys.stderr)
+            return 0
+        runs, _, from_files = gather([], args.from_files, args.replicates, "params.yaml",
+                                     vary={"data.holdout_classes": args.holdout})
+        report = summarise(runs, args.holdout)
+        text = markdown(report)
+        if not args.write:
+            sys.stdout.write(text)
+            return 0
+        write_json(args.json_out, report)
+        write_bytes(args.markdown_out, text.encode())
+        if not from_files:
+            write_replicates(runs, args.replicates)
+            write_bytes(args.picture_out, picture(run_embeddings(runs[0]), args.holdout))
+        print(f"{len(runs)} runs: wrote {args.json_out}, {args.markdown_out}"
+              + ("" if from_files else f", {args.picture_out} (seed {runs[0].seed}) and {args.replicates}/"))
+        return 0
+    except ReportError as exc:
+        print(f"unseen: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"unseen: `{' '.join(exc.cmd[:7])} ...` failed (exit {exc.returncode})", file=sys.stderr)
+        return 2
+    except DiskFullError as exc:
+        print(f"unseen: {exc.strerror}", file=sys.stderr)
+        return 2

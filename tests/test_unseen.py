@@ -1,0 +1,64 @@
+"""The unseen-classes report: intervals over seeds, paired with the pixels, numbers worked out by hand."""
+
+import pandas as pd
+import pytest
+
+from siamese_mnist.replicates import ReportError, Run, read_replicates, write_replicates
+from siamese_mnist.unseen import METRICS, markdown, picture, queue_args, summarise
+
+MODELS = ("cnn", "siamese", "triplet")
+
+
+def _run(seed, oneshot, pixels):
+    """A run whose final epoch scores ``oneshot[m]`` on every held-out metric of model m, the pixels ``pixels``."""
+    tables = {m: pd.DataFrame({"epoch": [0, 1], **{k: [0.2, oneshot[m]] for k in METRICS}}) for m in MODELS}
+    return Run(f"unseen-s{seed}", "f" * 40, seed, tables, {}, {k: pixels for k in METRICS})
+
+
+RUNS = [_run(0, {"cnn": 0.50, "siamese": 0.60, "triplet": 0.70}, 0.55),
+        _run(1, {"cnn": 0.54, "siamese": 0.66, "triplet": 0.72}, 0.57),
+        _run(2, {"cnn": 0.52, "siamese": 0.63, "triplet": 0.71}, 0.56)]
+
+
+def test_summary_worked_out_by_hand():
+    report = summarise(RUNS, [5, 6, 7, 8, 9])
+    s = report["final"]["siamese"]["oneshot_holdout_acc"]
+    assert s["n"] == 3 and s["mean"] == pytest.approx(0.63) and s["sd"] == pytest.approx(0.03)  # 0.60, 0.66, 0.63
+    # 95 % t-interval: 0.63 ± 4.303 × 0.03 / √3 = 0.63 ± 0.0745
+    assert s["ci95"] == pytest.approx([0.63 - 0.07453, 0.63 + 0.07453], abs=1e-4)
+    assert report["final"]["pixels"]["holdout_map_at_r"]["mean"] == pytest.approx(0.56)
+    d = report["paired"]["siamese - pixels"]["oneshot_holdout_acc"]  # 0.05, 0.09, 0.07
+    assert d["mean"] == pytest.approx(0.07) and d["sd"] == pytest.approx(0.02)
+    d = report["paired"]["triplet - cnn"]["holdout_roc_auc"]  # 0.20, 0.18, 0.19
+    assert d["mean"] == pytest.approx(0.19) and d["sd"] == pytest.approx(0.01)
+    assert set(report["paired"]) == {"cnn - pixels", "siamese - pixels", "triplet - pixels", "siamese - cnn",
+                                     "triplet - cnn"}
+    text = markdown(report)
+    assert "| 5-way one-shot accuracy | 52.00 ± 2.00" in text and "| verification ROC-AUC |" in text
+    assert "scored on 5, 6, 7, 8, 9 alone" in text
+
+
+def test_runs_without_the_pixels_held_out_figures_are_refused():
+    runs = [_run(0, {m: 0.5 for m in MODELS}, 0.5), _run(1, {m: 0.5 for m in MODELS}, 0.5)]
+    runs[1].pixels = {"map_at_r": 0.3}  # a run of a baseline stage without held-out classes
+    with pytest.raises(ReportError, match="unseen-s1: metrics/pixels.json has no held-out figures"):
+        summarise(runs, [5, 6])
+
+
+def test_the_replicate_files_keep_the_pixels_and_give_the_same_report(tmp_path):
+    write_replicates(RUNS, tmp_path)
+    back = read_replicates(tmp_path)
+    assert [r.pixels for r in back] == [r.pixels for r in RUNS]
+    assert summarise(back, [5, 6, 7, 8, 9]) == summarise(RUNS, [5, 6, 7, 8, 9])
+
+
+def test_the_picture_and_the_queue_command():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 20)
+    emb = {m: (rng.normal(size=(200, 2)) + labels[:, None], labels) for m in MODELS}
+    png = picture(emb, [5, 6, 7, 8, 9])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert queue_args(3, [5, 6]) == ["dvc", "exp", "run", "--queue", "-n", "unseen-s3", "-S", "seed=3",
+                                     "-S", "data.holdout_classes=[5,6]"]
