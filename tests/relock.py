@@ -6,7 +6,7 @@ What `dvc commit` does, for a clone that lacks the outputs to hash: each named s
 file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes,
 the dependency list follows ``dvc.yaml`` (a renamed module) and a key added to a recorded params section
 (a param whose default is the old behaviour) is recorded too — a recorded value that changed is refused;
-its outputs' hashes stay. Use it only after ``bash tests/same_outputs.sh OLD NEW`` showed every output of
+its outputs' hashes stay, and the replicate files of the seeds and unseen reports record the same code. Use it only after ``bash tests/same_outputs.sh OLD NEW`` showed every output of
 the tiny config byte-identical — or a checkpoint differing only in a recorded config field, its tensors
 identical (the script says so) — and name in the commit message what was proven; a stage whose outputs
 did change must rerun instead.
@@ -79,6 +79,26 @@ def relock(stages: list[str]) -> None:
             recorded[key] = with_added_keys(recorded[key], param_value(key), f"{stage}: {key}")
     with open(path, "w") as fh:
         rt.dump(lock, fh)
+    relock_replicates({s: lock["stages"][s] for s in stages})
+
+
+REPLICATE_FOLDERS = ("metrics/replicates", "metrics/unseen")  # seeds --write, unseen report --write
+
+
+def relock_replicates(entries: dict, root: Path = ROOT) -> None:
+    """The same proof re-records the code in the replicate files' identities, so the refactor orphans no replicate."""
+    import json
+
+    for folder in REPLICATE_FOLDERS:
+        for path in sorted((root / folder).glob("seed-*.json")):
+            record = json.loads(path.read_text())
+            ident = record.get("identity") or {}
+            touched = [s for s in entries if s in ident]
+            for s in touched:
+                ident[s]["code"] = {d["path"]: d.get("md5") for d in entries[s]["deps"]
+                                    if d["path"].startswith(("src/", "stages/"))}
+            if touched:
+                path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
 
 
 if __name__ == "__main__":

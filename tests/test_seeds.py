@@ -224,3 +224,48 @@ def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_un
     vary = ("data.holdout_classes",)
     assert identity(held, stages, vary) == identity(ref, stages, vary)
     assert lock_values(held, "data.holdout_classes") == [[5, 6]] and lock_values(held, "x") == []
+
+
+def test_a_replicate_file_of_other_params_or_code_is_refused_naming_the_stage_and_what_differs(tmp_path):
+    from siamese_mnist.replicates import check_identity, identity
+
+    stages = {"train"}
+    ref = identity(_lock(seed=0), stages)
+    runs = _runs_with_gaps()
+    runs[0].identity = identity(_lock(seed=0), stages)  # same params and code
+    runs[1].identity = {}  # written before identities were recorded
+    check_identity(runs, "metrics/replicates", ref)
+    check_identity(runs, "metrics/replicates", None)  # no pipeline at HEAD to compare with
+    runs[2].identity = identity(_lock(seed=2, lr=0.01), stages)
+    with pytest.raises(ReportError, match=r"^metrics/replicates/seed-2.json: stage train@cnn ran cnn = \{'lr': 0.01\}, "
+                                          r"HEAD \{'lr': 0.003\}; rerun that seed"):
+        check_identity(runs, "metrics/replicates", ref)
+    runs[2].identity = identity(_lock(seed=2, md5="bbb"), stages)
+    with pytest.raises(ReportError, match="stage train@cnn ran other code: src/siamese_mnist/losses.py; rerun"):
+        check_identity(runs, "metrics/replicates", ref)
+    # the files keep the identity they were written with
+    write_replicates(runs, tmp_path)
+    assert [r.identity for r in read_replicates(tmp_path)] == [r.identity for r in runs]
+
+
+def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from relock import relock_replicates
+    from siamese_mnist.replicates import check_identity, identity
+
+    stages = {"train"}
+    runs = _runs_with_gaps()
+    for r in runs:
+        r.identity = identity(_lock(seed=r.seed, md5="old"), stages)
+    write_replicates(runs, tmp_path / "metrics/replicates")
+    new = _lock(seed=0, md5="new")  # the refactored code, its outputs proven byte-identical
+    relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, root=tmp_path)
+    back = read_replicates(tmp_path / "metrics/replicates")
+    check_identity(back, "metrics/replicates", identity(new, stages))  # no replicate orphaned
+    assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
+        json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
+                               for m, t in runs[1].tables.items()}))

@@ -30,6 +30,7 @@ class Run:
     tables: dict[str, pd.DataFrame]  # model -> the evaluate stage's per-epoch table (plots/eval/<model>.csv)
     seconds_per_epoch: dict[str, float] = field(default_factory=dict)  # model -> median training epoch
     pixels: dict = field(default_factory=dict)  # the raw-pixel baseline's metrics (metrics/pixels.json)
+    identity: dict = field(default_factory=dict)  # what makes it a replicate (see identity()), from its dvc.lock
 
 
 # The stages whose outputs the reports read: a change to another one (the plots) orphans no replicate.
@@ -148,6 +149,7 @@ def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...
             if any(not lock_values(lock, k) or any(v != want for v in lock_values(lock, k)) for k, want in vary.items()):
                 continue
             run = load_run(reader, name, sha, models)
+            run.identity = ref
         except Exception:  # noqa: BLE001 - a revision without a finished pipeline is not a replicate
             continue
         runs.setdefault(run.seed, run)  # HEAD first, then the newest experiment of each seed
@@ -168,7 +170,7 @@ def write_replicates(runs: list[Run], folder: str | Path) -> None:
     for r in runs:
         tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
         record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
-                  "pixels": r.pixels, "tables": tables}
+                  "pixels": r.pixels, "identity": r.identity, "tables": tables}
         write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
     for path in folder.glob("seed-*.json"):
         if path.name not in {f"seed-{r.seed}.json" for r in runs}:
@@ -183,7 +185,7 @@ def read_replicates(folder: str | Path) -> list[Run]:
             d = json.loads(path.read_text())
             tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
             runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"]),
-                            dict(d.get("pixels") or {})))
+                            dict(d.get("pixels") or {}), dict(d.get("identity") or {})))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ReportError(f"{path}: not a replicate file written by `seeds --write` ({type(exc).__name__}: "
@@ -206,4 +208,43 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
             reader.close()
         print(f"no experiment is a seed replicate of HEAD{' with ' + str(vary) if vary else ''}; reading "
               f"{folder}/seed-*.json", file=sys.stderr)
-    return read_replicates(folder), yaml.safe_load(Path(params_path).read_text()), True
+    runs = read_replicates(folder)
+    check_identity(runs, folder, head_identity(vary))
+    return runs, yaml.safe_load(Path(params_path).read_text()), True
+
+
+def head_identity(vary: dict | None = None, root: str | Path = ".") -> dict | None:
+    """HEAD's replicate identity, or None where there is no repo or no finished pipeline to compare with."""
+    try:
+        reader = RepoReader(root)
+    except Exception:  # noqa: BLE001 - not a DVC repo: nothing to check against
+        return None
+    try:
+        head = reader.head()
+        stages = set(yaml.safe_load(reader.read("dvc.yaml", head))["stages"])
+        return identity(yaml.safe_load(reader.read("dvc.lock", head)), stages, tuple(vary or {}))
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        reader.close()
+
+
+def check_identity(runs: list[Run], folder: str | Path, ref: dict | None) -> None:
+    """Refuse a replicate file whose recorded identity is not HEAD's: it ran other params or code. A refactor
+    proven byte-identical (tests/same_outputs.sh) re-records the code of dvc.lock and of these files alike
+    (tests/relock.py), so it orphans none. Files without a recorded identity predate the check."""
+    if ref is None:
+        return
+    for r in runs:
+        if not r.identity or r.identity == ref:
+            continue
+        where = sorted(set(r.identity) ^ set(ref)) or [k for k in sorted(ref) if r.identity[k] != ref[k]]
+        stage = where[0]
+        what = "is not in HEAD's pipeline" if stage not in ref or stage not in r.identity else next(
+            (f"ran {k} = {r.identity[stage]['params'].get(k)!r}, HEAD {ref[stage]['params'].get(k)!r}"
+             for k in sorted(set(r.identity[stage]["params"]) | set(ref[stage]["params"]))
+             if r.identity[stage]["params"].get(k) != ref[stage]["params"].get(k)),
+            "ran other code: " + ", ".join(p for p in sorted(set(r.identity[stage]["code"]) | set(ref[stage]["code"]))
+                                           if r.identity[stage]["code"].get(p) != ref[stage]["code"].get(p)))
+        raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} {what}; rerun that seed, or, if a refactor "
+                          "proven byte-identical changed the code, record it with tests/relock.py")
