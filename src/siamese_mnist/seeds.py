@@ -12,10 +12,12 @@ the last one winning), run the queue, then write the report:
 Without ``--write`` the report goes to stdout and no file changes. Without revisions the report takes
 the committed run (HEAD) and every experiment, of any baseline, whose ``dvc.lock`` records the same
 params as HEAD's but for ``seed`` and the same code (every ``src/`` and ``stages/`` dependency hash) for
-every stage of the pipeline: replicates of *this* pipeline, nothing else. One run per seed (the newest
-wins); at least 3 (``--allow-few`` takes 2). Experiments live in one machine's git refs, so ``--write``
-also keeps each replicate's per-epoch tables in ``metrics/replicates/seed-<N>.json`` (tracked by git):
-``--from-files`` reads those instead, and so does a run that finds no experiment replicates (a fresh clone).
+every stage whose outputs the report reads (not the plots): replicates of *this* pipeline, nothing else.
+One run per seed (the newest wins); at least 3 (``--allow-few`` takes 2). Experiments live in one
+machine's git refs, so ``--write`` also keeps each replicate's per-epoch tables and identity in
+``metrics/replicates/seed-<N>.json`` (tracked by git): ``--from-files`` reads those instead, and so does a
+run that finds no experiment replicates (a fresh clone); a file whose identity is not HEAD's is refused,
+and ``tests/relock.py``, run after a refactor proven byte-identical, re-records the code in both.
 
 For each model and metric the report gives the mean, the sample standard deviation and a 95 %
 confidence interval of the mean (Student's t, n - 1 degrees of freedom), clipped to the range the
