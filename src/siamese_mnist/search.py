@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 
 from .config import MODELS, Params, ParamsError, params_from_dict, read_yaml
+from .queueing import queue_runs, waiting_names
 
 SPEC_FILE = "search.yaml"
 METRICS = ("logreg_acc", "map_at_r", "roc_auc")  # the validation figures each trial keeps (metrics/<model>.json)
@@ -355,15 +356,6 @@ def markdown(report: dict) -> str:
 # --- queueing ------------------------------------------------------------------------------------------
 
 
-def waiting_names(root: str = ".") -> set[str]:
-    """Names of the experiments queued or running in this repo's DVC queue."""
-    from dvc.repo import Repo
-
-    with Repo(root) as repo:
-        q = repo.experiments.celery_queue
-        return {e.name for e in [*q.iter_queued(), *q.iter_active()] if e.name}
-
-
 def parse_share(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)/(\d+)", text)
     if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
@@ -428,11 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             render_epochs = read_yaml(Path(args.params).read_text())["render"]["epochs"]
             todo = queue(spec, args.rung, saved, done, set() if args.dry_run else waiting_names(), render_epochs,
                          args.share)
-            for name, sets in todo:
-                cmd = ["dvc", "exp", "run", "--queue", "-n", name, *[a for x in sets for a in ("-S", x)]]
-                print(" ".join(cmd))
-                if not args.dry_run:
-                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            queue_runs(todo, args.dry_run)
             print(f"rung {args.rung}: {len(todo)} run(s) {'to queue' if args.dry_run else 'queued'}"
                   + ("" if args.dry_run or not todo else
                      "; run them: SIAMESE_MNIST_THREADS=1 dvc queue start -j <cores>, then `search select --write`"),

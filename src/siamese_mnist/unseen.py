@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import MODELS
+from .queueing import queue_runs, waiting_names
 from .replicates import ReportError, Run, gather, write_replicates
 from .seeds import _fmt, interval, paired
 
@@ -44,9 +45,9 @@ def experiment_name(seed: int) -> str:
     return f"unseen-s{seed}"
 
 
-def queue_args(seed: int, holdout: list[int]) -> list[str]:
-    return ["dvc", "exp", "run", "--queue", "-n", experiment_name(seed), "-S", f"seed={seed}",
-            "-S", f"data.holdout_classes=[{','.join(map(str, holdout))}]"]
+def queue_sets(seed: int, holdout: list[int]) -> list[str]:
+    """The `-S` arguments of seed ``seed``'s run: the seed and the held-out classes, nothing else."""
+    return [f"seed={seed}", f"data.holdout_classes=[{','.join(map(str, holdout))}]"]
 
 
 def final(run: Run, model: str, metric: str) -> float:
@@ -170,15 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                 done = {name for name, _ in reader.experiments()}
             finally:
                 reader.close()
-            from .search import waiting_names
-
             waiting = set() if args.dry_run else waiting_names()
             todo = [s for s in args.seeds if experiment_name(s) not in done | waiting]
-            for s in todo:
-                cmd = queue_args(s, args.holdout)
-                print(" ".join(cmd))
-                if not args.dry_run:
-                    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            queue_runs([(experiment_name(s), queue_sets(s, args.holdout)) for s in todo], args.dry_run)
             print(f"{len(todo)} run(s) {'to queue' if args.dry_run else 'queued'}", file=sys.stderr)
             return 0
         runs, _, from_files = gather([], args.from_files, args.replicates, "params.yaml",
