@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
 CODE = ("stages/", "src/", "params.yaml")
 
 
@@ -38,8 +39,11 @@ def declared_deps(stage: str) -> list[str]:
 
 
 def param_value(key: str):
-    """The value of ``key`` (a section, or a dotted path like ``data.val_size``) in params.yaml."""
-    value = yaml.safe_load((ROOT / "params.yaml").read_text())
+    """The value of ``key`` (a section, or a dotted path like ``data.val_size``) in params.yaml, read as the
+    stages read it (``1e-05`` a number)."""
+    from siamese_mnist.config import read_yaml
+
+    value = read_yaml((ROOT / "params.yaml").read_text())
     for part in key.split("."):
         value = value[part]
     return value
@@ -82,14 +86,15 @@ def relock(stages: list[str]) -> None:
     relock_replicates({s: lock["stages"][s] for s in stages})
 
 
-REPLICATE_FOLDERS = ("metrics/replicates", "metrics/unseen")  # seeds --write, unseen report --write
+# seeds --write, unseen report --write: the folder, and the params its identities leave out (they vary)
+REPLICATE_FOLDERS = {"metrics/replicates": ("seed",), "metrics/unseen": ("seed", "data.holdout_classes")}
 
 
 def relock_replicates(entries: dict, root: Path = ROOT) -> None:
     """The same proof re-records the code in the replicate files' identities, so the refactor orphans no replicate."""
     import json
 
-    for folder in REPLICATE_FOLDERS:
+    for folder, varying in REPLICATE_FOLDERS.items():
         for path in sorted((root / folder).glob("seed-*.json")):
             record = json.loads(path.read_text())
             ident = record.get("identity") or {}
@@ -97,6 +102,10 @@ def relock_replicates(entries: dict, root: Path = ROOT) -> None:
             for s in touched:
                 ident[s]["code"] = {d["path"]: d.get("md5") for d in entries[s]["deps"]
                                     if d["path"].startswith(("src/", "stages/"))}
+                recorded = {k: v for f in entries[s].get("params", {}).values() for k, v in f.items()
+                            if k not in varying}
+                for k, v in recorded.items():  # a key relock added to the lock (its default the old behaviour)
+                    ident[s]["params"].setdefault(k, json.loads(json.dumps(v)))
             if touched:
                 path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
 

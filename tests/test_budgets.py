@@ -33,7 +33,7 @@ def test_index_files_scale_with_the_data_by_the_stated_rule(tmp_path, raw_dir, t
         with np.load(out) as f:
             shapes[model] = f["items"].shape
             used = np.unique(f["items"])
-        assert len(used) <= train  # validation images never appear: at most the training images remain
+        assert len(used) <= train  # (which images: test_pipeline's held_out_classes_and_validation_images test)
     assert shapes == {"cnn": (2, train, 1), "siamese": (2, train, 2), "triplet": (2, round(2 * train / 3), 3)}
     images = {m: s[1] * s[2] for m, s in shapes.items()}  # images through the tower an epoch
     assert images["siamese"] == 2 * images["cnn"] and abs(images["triplet"] - images["siamese"]) <= 2

@@ -173,6 +173,13 @@ def test_queue_skips_what_finished_or_waits_and_shares_split_the_rest(spec):
     assert sets[-2:] == ["train.epochs=4", "render.epochs=[0,1,2,4]"]
 
 
+def load_spec_epochs(spec, epochs):
+    """``spec`` with rung 1 as long as rung 0 (so one fake file serves both)."""
+    from dataclasses import replace
+
+    return replace(spec, epochs=(epochs, epochs))
+
+
 class FakeReader:
     def __init__(self, files):
         self.files = files
@@ -196,5 +203,7 @@ def test_a_trial_that_ran_other_settings_than_the_file_draws_is_refused(spec):
     assert read_trial(FakeReader(cut), "search-r0-t01", "a" * 40, spec, plan) is None
     params["cnn"]["lr"] = 0.5
     files["params.yaml"] = yaml.safe_dump(params)
+    # a rung-1 run of a setting the rung before no longer keeps is skipped, not fatal
+    assert read_trial(FakeReader(files), "search-r1-k1", "a" * 40, load_spec_epochs(spec, 2), plan) is None
     with pytest.raises(SearchError, match=r"search-r0-t01 \(aaaaaaa\) ran cnn.lr=0.5, but search.yaml draws"):
         read_trial(FakeReader(files), "search-r0-t01", "a" * 40, spec, plan)

@@ -263,6 +263,7 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
         r.identity = identity(_lock(seed=r.seed, md5="old"), stages)
     write_replicates(runs, tmp_path / "metrics/replicates")
     new = _lock(seed=0, md5="new")  # the refactored code, its outputs proven byte-identical
+    new["stages"]["train@cnn"]["params"]["params.yaml"]["cnn.block"] = "conv_bn_relu_pool"  # a param added
     relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, root=tmp_path)
     back = read_replicates(tmp_path / "metrics/replicates")
     check_identity(back, "metrics/replicates", identity(new, stages))  # no replicate orphaned

@@ -240,7 +240,8 @@ def check_identity(runs: list[Run], folder: str | Path, ref: dict | None) -> Non
             continue
         where = sorted(set(r.identity) ^ set(ref)) or [k for k in sorted(ref) if r.identity[k] != ref[k]]
         stage = where[0]
-        what = "is not in HEAD's pipeline" if stage not in ref or stage not in r.identity else next(
+        what = ("is not in HEAD's pipeline" if stage not in ref else "is missing from it") \
+            if stage not in ref or stage not in r.identity else next(
             (f"ran {k} = {r.identity[stage]['params'].get(k)!r}, HEAD {ref[stage]['params'].get(k)!r}"
              for k in sorted(set(r.identity[stage]["params"]) | set(ref[stage]["params"]))
              if r.identity[stage]["params"].get(k) != ref[stage]["params"].get(k)),

@@ -228,9 +228,13 @@ def read_trial(reader, name: str, sha: str, spec: Spec, plan: dict[int, dict[str
     settings = {m: {k: params[m].get(k) for k in expected[m]} for m in MODELS}
     for m in MODELS:
         for k, v in expected[m].items():
-            if settings[m][k] != v:
+            if settings[m][k] != v and rung == 0:
                 raise SearchError(f"{name} ({sha[:7]}) ran {m}.{k}={settings[m][k]!r}, but search.yaml draws "
                                   f"{v!r} for it now: restore search.yaml, or `dvc exp remove {name}` and queue again")
+            if settings[m][k] != v:  # the rung before kept other trials since this run: not a run of this plan
+                print(f"search: skipping {name} ({sha[:7]}): it ran {m}.{k}={settings[m][k]!r}, not the setting rung "
+                      f"{rung - 1} keeps now ({v!r}); `dvc exp remove {name}` and queue it again", file=sys.stderr)
+                return None
     seconds = {}
     for m in MODELS:
         try:
@@ -345,7 +349,7 @@ def markdown(report: dict) -> str:
                              + f" | {_pct(v['logreg_acc'])} | {_pct(v['map_at_r'])} | {v['roc_auc']:.4f} | "
                              + (f"{s / 60:.1f}" if s is not None else "–") + " |")
     if "winners" in report:
-        lines += ["", "## Winners (the defaults in params.yaml)", "", "| model | trial | settings | val logreg % |",
+        lines += ["", "## Winners (best on validation at the last rung)", "", "| model | trial | settings | val logreg % |",
                   "|---|---|---|---|"]
         for m, w in report["winners"].items():
             settings = ", ".join(f"{k}={v}" for k, v in w["settings"].items())
@@ -407,12 +411,17 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads(Path(args.json_out).read_text()) if Path(args.json_out).exists() else None
         reader = RepoReader(".")
         try:
-            kept = {}
-            found = {}
-            for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
+            if args.command == "queue" and saved is not None:
+                # what a later rung runs comes from the committed selection, as `queue` plans it: a machine
+                # without the other machines' rung-0 experiments still sees its own rung-1 runs as done
+                kept = {e["rung"]: e["kept"] for e in saved.get("rungs", []) if e.get("kept")}
                 found = collect(reader, spec, kept)
-                report = summarise(spec, found)
-                kept = {e["rung"]: e["kept"] for e in report["rungs"] if e.get("kept")}
+            else:
+                kept, found = {}, {}
+                for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
+                    found = collect(reader, spec, kept)
+                    report = summarise(spec, found)
+                    kept = {e["rung"]: e["kept"] for e in report["rungs"] if e.get("kept")}
         finally:
             reader.close()
         if args.command == "queue":

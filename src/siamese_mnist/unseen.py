@@ -1,8 +1,9 @@
 """`python -m siamese_mnist unseen`: do the embeddings recognise digits they never trained on?
 
 The class-disjoint protocol (Musgrave et al. 2020) on MNIST: every model trains on digits 0-4 only
-(``data.holdout_classes: [5, 6, 7, 8, 9]``: the held-out digits never reach a training stage, and the
-model's params are the seen-class search's winners, nothing tuned on 5-9), then is scored on the test
+(``data.holdout_classes: [5, 6, 7, 8, 9]``: the held-out digits never reach a training stage), with the
+search's winners as they are (no setting is chosen on an unseen-digit figure; the search's own trials did
+train and validate on all ten digits), then is scored on the test
 images of digits 5-9 alone: 5-way one-shot accuracy (one support image per digit, the same seeded
 episodes for every model and the raw pixels), retrieval MAP@R and verification ROC-AUC. One run per
 seed, as DVC experiments:
@@ -29,7 +30,7 @@ import numpy as np
 
 from .config import MODELS
 from .queueing import queue_runs, waiting_names
-from .replicates import ReportError, Run, gather, write_replicates
+from .replicates import ReportError, Run, find_runs, gather, write_replicates
 from .seeds import _fmt, interval, paired
 
 UNSEEN = [5, 6, 7, 8, 9]
@@ -136,9 +137,14 @@ def run_embeddings(run: Run, models: tuple[str, ...] = MODELS) -> dict[str, tupl
 
     out = {}
     for m in models:
-        with dvc.api.open(f"embeddings/{m}.npz", repo=".", rev=run.rev, mode="rb") as fh:
-            with np.load(io.BytesIO(fh.read())) as f:
-                out[m] = (f["test"][-1], f["test_labels"])
+        try:
+            with dvc.api.open(f"embeddings/{m}.npz", repo=".", rev=run.rev, mode="rb") as fh:
+                data = fh.read()
+        except Exception as exc:  # noqa: BLE001 - not in the local cache (pulled with --no-cache, or gc'd)
+            raise ReportError(f"{run.name}: embeddings/{m}.npz is not in the local DVC cache ({type(exc).__name__}); "
+                              f"`dvc exp pull origin {run.name}` brings it") from None
+        with np.load(io.BytesIO(data)) as f:
+            out[m] = (f["test"][-1], f["test_labels"])
     return out
 
 
@@ -167,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             from .replicates import RepoReader
 
             reader = RepoReader(".")
-            try:
-                done = {name for name, _ in reader.experiments()}
+            try:  # done: a run the report would take (HEAD's params and code); an older one is run again
+                done = {experiment_name(r.seed) for r in find_runs(reader, [], vary={"data.holdout_classes":
+                                                                                     args.holdout})}
             finally:
                 reader.close()
             waiting = set() if args.dry_run else waiting_names()
@@ -183,11 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.write:
             sys.stdout.write(text)
             return 0
+        png = None if from_files else picture(run_embeddings(runs[0]), args.holdout)  # before anything is written
         write_json(args.json_out, report)
         write_bytes(args.markdown_out, text.encode())
-        if not from_files:
+        if png is not None:
             write_replicates(runs, args.replicates)
-            write_bytes(args.picture_out, picture(run_embeddings(runs[0]), args.holdout))
+            write_bytes(args.picture_out, png)
         print(f"{len(runs)} runs: wrote {args.json_out}, {args.markdown_out}"
               + ("" if from_files else f", {args.picture_out} (seed {runs[0].seed}) and {args.replicates}/"))
         return 0
