@@ -202,6 +202,8 @@ BREAKAGES = [
              'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels"}',
              'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "render"}',
              ("tests/test_seeds.py",)),
+    Breakage("the committed search record is not read", "src/siamese_mnist/search.py",
+             '            if plan.get(slot) != t["trial_of"] or any(', "            if True or any(", ("tests/test_search.py",)),
     Breakage("the unseen report pairs a model with another seed's pixels", "src/siamese_mnist/unseen.py",
              "    pix = {k: [float(r.pixels[k]) for r in runs] for k in METRICS}",
              "    pix = {k: [float(r.pixels[k]) for r in runs[::-1]] for k in METRICS}", ("tests/test_unseen.py",)),

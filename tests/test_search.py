@@ -10,7 +10,7 @@ import yaml
 
 from siamese_mnist.config import MODELS, load_params
 from siamese_mnist.search import (SearchError, Trial, draw, experiment_name, load_spec, markdown, overrides, queue,
-                                  rank, read_trial, summarise)
+                                  rank, read_trial, recorded, summarise)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """
@@ -207,3 +207,13 @@ def test_a_trial_that_ran_other_settings_than_the_file_draws_is_refused(spec):
     assert read_trial(FakeReader(files), "search-r1-k1", "a" * 40, load_spec_epochs(spec, 2), plan) is None
     with pytest.raises(SearchError, match=r"search-r0-t01 \(aaaaaaa\) ran cnn.lr=0.5, but search.yaml draws"):
         read_trial(FakeReader(files), "search-r0-t01", "a" * 40, spec, plan)
+
+
+def test_the_committed_record_stands_in_for_experiments_this_clone_lacks(spec, tmp_path):
+    found = _rung0(spec)
+    saved = json.loads(json.dumps(summarise(spec, found)))  # metrics/search.json as committed
+    again = recorded(spec, saved, {})
+    assert sorted(again[0]) == [1, 2, 3]
+    assert json.dumps(summarise(spec, again), sort_keys=True) == json.dumps(saved, sort_keys=True)
+    saved["rungs"][0]["trials"][1]["settings"]["cnn"]["lr"] = 0.5  # recorded under another space: not taken
+    assert sorted(recorded(spec, saved, {})[0]) == [1, 3]

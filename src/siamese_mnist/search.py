@@ -244,8 +244,33 @@ def read_trial(reader, name: str, sha: str, spec: Spec, plan: dict[int, dict[str
     return Trial(name, sha, rung, slot, trial_of, settings, metrics, seconds)
 
 
-def collect(reader, spec: Spec, kept_by_rung: dict[int, dict[str, list[int]]]) -> dict[int, dict[int, Trial]]:
-    """rung -> slot -> the newest finished experiment of that name (of any baseline)."""
+def recorded(spec: Spec, saved: dict | None, kept_by_rung: dict[int, dict[str, list[int]]]) -> dict[int, dict[int, Trial]]:
+    """The finished trials a committed metrics/search.json records (validation figures only), where they are runs
+    of the plan: experiments live in one machine's git refs, the tracked file in every clone."""
+    out: dict[int, dict[int, Trial]] = {}
+    for entry in (saved or {}).get("rungs", []):
+        for t in entry.get("trials", []):
+            m = NAME.match(str(t.get("name", "")))
+            if not m:
+                continue
+            rung, slot = int(m.group(1)), int(m.group(3))
+            try:
+                plan = slot_plan(spec, rung, kept_by_rung.get(rung - 1)) if rung < len(spec.epochs) else {}
+            except SearchError:
+                continue
+            if plan.get(slot) != t["trial_of"] or any(t["settings"][mm] != draw(spec, t["trial_of"][mm])[mm]
+                                                      for mm in MODELS):
+                continue  # recorded under another space or another selection: not a run of this plan
+            out.setdefault(rung, {})[slot] = Trial(t["name"], t["rev"], rung, slot, t["trial_of"], t["settings"],
+                                                   {mm: {"val": t["val"][mm]} for mm in MODELS},
+                                                   dict(t.get("train_seconds", {})))
+    return out
+
+
+def collect(reader, spec: Spec, kept_by_rung: dict[int, dict[str, list[int]]],
+            saved: dict | None = None) -> dict[int, dict[int, Trial]]:
+    """rung -> slot -> the newest finished experiment of that name (of any baseline), or else the trial as the
+    committed ``saved`` report records it."""
     found: dict[int, dict[int, Trial]] = {}
     for name, sha in reader.experiments():  # newest first
         m = NAME.match(name)
@@ -263,6 +288,9 @@ def collect(reader, spec: Spec, kept_by_rung: dict[int, dict[str, list[int]]]) -
         trial = read_trial(reader, name, sha, spec, plan)
         if trial is not None:
             found.setdefault(rung, {})[slot] = trial
+    for rung, trials in recorded(spec, saved, kept_by_rung).items():
+        for slot, trial in trials.items():
+            found.setdefault(rung, {}).setdefault(slot, trial)
     return found
 
 
@@ -415,11 +443,11 @@ def main(argv: list[str] | None = None) -> int:
                 # what a later rung runs comes from the committed selection, as `queue` plans it: a machine
                 # without the other machines' rung-0 experiments still sees its own rung-1 runs as done
                 kept = {e["rung"]: e["kept"] for e in saved.get("rungs", []) if e.get("kept")}
-                found = collect(reader, spec, kept)
+                found = collect(reader, spec, kept, saved)
             else:
                 kept, found = {}, {}
                 for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
-                    found = collect(reader, spec, kept)
+                    found = collect(reader, spec, kept, saved)
                     report = summarise(spec, found)
                     kept = {e["rung"]: e["kept"] for e in report["rungs"] if e.get("kept")}
         finally:
@@ -435,9 +463,6 @@ def main(argv: list[str] | None = None) -> int:
                      "; run them: SIAMESE_MNIST_THREADS=1 dvc queue start -j <cores>, then `search select --write`"),
                   file=sys.stderr)
             return 0
-        if not found and saved is not None:
-            print(f"search: no search experiment here; {args.markdown_out} from {args.json_out}", file=sys.stderr)
-            report = saved
         text = markdown(report)
         if not args.write:
             sys.stdout.write(text)
