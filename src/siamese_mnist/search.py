@@ -361,6 +361,9 @@ def markdown(report: dict) -> str:
     for r in report["rungs"]:
         state = "complete" if r["complete"] else f"{r['finished']} of {r['runs']} finished"
         lines += ["", f"## Rung {r['rung']}: {r['epochs']} epochs ({state})"]
+        if not r["trials"]:
+            lines += ["", "No run of this rung has finished yet."]
+            continue
         for m in MODELS:
             rows = r["trials"]
             if r.get("ranking"):
