@@ -54,7 +54,7 @@ def test_the_search_runs_from_two_machines_and_selects_on_validation(pipeline_re
     for repo, share, name in ((a, "1/2", "search-r0-t01"), (b, "2/2", "search-r0-t02")):
         queued = search(repo, "queue", "--share", share)
         assert re.findall(r"-n (search-\S+)", queued) == [name]
-        assert "Success" in run_queue(repo)
+        assert "Success" in run_queue(repo, timeout=1500)
         repo.dvc("exp", "push", "origin", "-A", "--run-cache")
     assert "0 run(s)" in a.run(a.env["PYTHON"], "-m", "siamese_mnist", "search", "queue", "--share", "1/2").stderr
 
@@ -72,7 +72,7 @@ def test_the_search_runs_from_two_machines_and_selects_on_validation(pipeline_re
 
     # rung 1: each model's best setting of rung 0, for rung 1's epochs; then the winners
     assert re.findall(r"-n (search-\S+)", search(a, "queue", "--rung", "1")) == ["search-r1-k1"]
-    assert "Success" in run_queue(a)
+    assert "Success" in run_queue(a, timeout=1500)
     out = search(a, "select", "--write")
     assert "rung 0 2/2; rung 1 1/1" in out
     report = json.loads((a.path / "metrics/search.json").read_text())

@@ -19,7 +19,7 @@ def test_unseen_runs_are_found_by_their_lock_and_reported_against_the_pixels(pip
     queued = repo.run(*cli, "queue", "--seeds", "0", "1", "--holdout", "7,8,9").stdout
     assert "-n unseen-s0 -S seed=0 -S data.holdout_classes=[7,8,9]" in queued and "unseen-s1" in queued
     repo.dvc("exp", "run", "--queue", "-n", "other", "-S", "evaluate.knn_k=3")  # no held-out classes: not one
-    assert run_queue(repo).count("Success") == 3
+    assert run_queue(repo, timeout=1500).count("Success") == 3  # three tiny runs, two at a time
     assert "0 run(s)" in repo.run(*cli, "queue", "--seeds", "0", "1", "--holdout", "7,8,9").stderr
 
     out = repo.run(*cli, "report", "--write", "--holdout", "7,8,9").stdout
