@@ -204,3 +204,27 @@ def test_a_non_finite_loss_stops_training_at_that_epoch_naming_the_params(raw_di
                                             r"cnn.weight_decay and the model's params; nothing of this epoch was saved$"):
         train("cnn", model, data, cfg, Schedule(3, 0, 256), on_epoch_end=[lambda st, *_: seen.append(st.epoch)])
     assert seen == [0, 1] and len(steps) == 6  # epoch 2 ran to its end, then stopped before its callbacks
+
+
+@pytest.mark.parametrize("holdout", [(), (7, 8, 9)])
+def test_validation_dumps_only_the_classes_trained_on(raw_dir, tmp_path, holdout):
+    # 1 000 training images, a tenth of them validation (100, stratified: about ten per digit); with digits
+    # 7-9 held out, the validation dump keeps the 0-6 ones (in their order) and drops the rest; without,
+    # all of them. The fit and test dumps keep every class (the probes and the held-out metrics need them).
+    from siamese_mnist.config import params_from_dict
+    from siamese_mnist.data import load_train_val
+    from siamese_mnist.io import write_npz
+    from siamese_mnist.training import prepare_training
+
+    p = params_from_dict({"data": {"train_limit": 1000, "test_limit": 200, "val_size": 0.1,
+                                   "holdout_classes": list(holdout)}, "train": {"epochs": 1},
+                          "render": {"epochs": [0, 1]}})
+    write_npz(tmp_path / "index.npz", items=np.zeros((1, 10, 1), dtype=np.int32))
+    data = prepare_training(str(raw_dir), str(tmp_path / "index.npz"), p, torch.device("cpu"))
+    _, (val_images, val_labels) = load_train_val(raw_dir, 1000, 0.1, p.seed)
+    keep = ~np.isin(val_labels, holdout)
+    assert len(val_labels) == 100 and (keep.sum() == 100 if not holdout else 60 <= keep.sum() <= 80)  # ~10 a digit
+    assert data.dump_labels["val"].tolist() == val_labels[keep].tolist()
+    assert torch.equal(data.dump_sets["val"].cpu(), torch.from_numpy(val_images[keep]).unsqueeze(1))
+    assert set(data.dump_labels["fit"].tolist()) == set(range(10)) == set(data.dump_labels["test"].tolist())
+    assert not set(data.dump_labels["val"].tolist()) & set(holdout)

@@ -1,7 +1,8 @@
 """One training loop for every model, with per-epoch embedding dumps.
 
 Dumped every epoch (epoch 0 = before training): a class-stratified subset of the training images
-(``fit``, where the probes are fitted), the validation split and the test split. The input normaliser
+(``fit``, where the probes are fitted), the validation split (its seen classes only: with
+``data.holdout_classes``, validation comes from the classes trained on) and the test split. The input normaliser
 is fitted on the training pool alone (no validation, test or held-out-class image).
 
 The data path is built for speed: the whole split lives on the device as one uint8 tensor,
@@ -152,11 +153,13 @@ def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.dev
     del pool
     release_free_memory()  # the normaliser's float64 temporary: not resident while training
     x = to_device_images(images, device)
-    dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)], "val": to_device_images(splits.val[0], device),
+    seen_val = training_pool(splits.val[1], p.data.holdout_classes)  # nothing is chosen on a held-out class
+    dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)],
+                 "val": to_device_images(splits.val[0][seen_val], device),
                  "test": to_device_images(splits.test[0], device)}
     return TrainingData(images=x, labels=torch.from_numpy(labels).to(device), items=items,
                         targets=index.get("targets"), norm=norm, dump_sets=dump_sets, fill=fill,
-                        dump_labels={"fit": labels[fit_idx], "val": splits.val[1], "test": splits.test[1]},
+                        dump_labels={"fit": labels[fit_idx], "val": splits.val[1][seen_val], "test": splits.test[1]},
                         classes=classes)
 
 
