@@ -217,3 +217,29 @@ def test_the_committed_record_stands_in_for_experiments_this_clone_lacks(spec, t
     assert json.dumps(summarise(spec, again), sort_keys=True) == json.dumps(saved, sort_keys=True)
     saved["rungs"][0]["trials"][1]["settings"]["cnn"]["lr"] = 0.5  # recorded under another space: not taken
     assert sorted(recorded(spec, saved, {})[0]) == [1, 3]
+
+
+def test_a_run_recorded_as_failed_ranks_last_and_lets_its_rung_complete(spec):
+    from siamese_mnist.search import add_failed
+
+    found = _rung0(spec)
+    del found[0][2]  # trial 2 diverged: no experiment; without --failed the rung waits for it forever
+    assert not summarise(spec, found)["rungs"][0]["complete"]
+    add_failed(spec, found, ["search-r0-t02"], {}, final=True)
+    report = summarise(spec, found)
+    # the hand ranking of the other two (see _rung0) with trial 2 last for every model, cnn's best included
+    assert report["rungs"][0]["ranking"] == {"cnn": [3, 1, 2], "siamese": [3, 1, 2], "triplet": [1, 3, 2]}
+    assert report["rungs"][0]["kept"] == {"cnn": [3, 1], "siamese": [3, 1], "triplet": [1, 3]}
+    entry = report["rungs"][0]["trials"][1]
+    assert entry["failed"] is True and entry["val"] is None and entry["settings"] == draw(spec, 2)
+    assert "| 2 | " in markdown(report) and "| failed | failed | failed |" in markdown(report)
+    saved = json.loads(json.dumps(report))  # committed: every clone sees the failure and queues nothing for it
+    assert json.dumps(summarise(spec, recorded(spec, saved, {})), sort_keys=True) == json.dumps(saved, sort_keys=True)
+    assert [n for n, _ in queue(spec, 0, saved, {t.name for t in recorded(spec, saved, {})[0].values()}, set(),
+                                [0])] == []
+    with pytest.raises(SearchError, match=r"--failed search-r0-t01: it finished"):
+        add_failed(spec, found, ["search-r0-t01"], {}, final=True)
+    with pytest.raises(SearchError, match=r"--failed search-r0-t09: rung 0 has no run 9"):
+        add_failed(spec, found, ["search-r0-t09"], {}, final=True)
+    with pytest.raises(SearchError, match=r"--failed search-r1-k1: .*rung 1 needs rung 0 finished"):
+        add_failed(spec, {}, ["search-r1-k1"], {}, final=True)

@@ -197,6 +197,24 @@ class Trial:
     settings: dict[str, dict[str, Any]]  # model -> the searched params as its params.yaml recorded them
     metrics: dict[str, dict]  # model -> metrics/<model>.json (test figures too: selection must not read them)
     train_seconds: dict[str, float]
+    failed: bool = False  # recorded as failed (`select --failed NAME`): ranked last for every model, no figures
+
+
+def failed_trial(spec: Spec, name: str, kept_by_rung: dict[int, dict[str, list[int]]]) -> Trial:
+    """The run ``name`` recorded as failed (it diverged or cannot finish): what it would have run, no figures.
+    Without it a rung whose run fails never completes; ranked last, it is the worst of its rung for every model."""
+    m = NAME.match(name)
+    rung, slot = (int(m.group(1)), int(m.group(3))) if m else (-1, 0)
+    if not m or rung >= len(spec.epochs) or (m.group(2) == "t") != (rung == 0):
+        raise SearchError(f"--failed {name}: not a run of this search (search-r0-tNN, or search-rR-kK for R >= 1)")
+    try:
+        plan = slot_plan(spec, rung, kept_by_rung.get(rung - 1))
+    except SearchError as exc:
+        raise SearchError(f"--failed {name}: {exc}") from None
+    if slot not in plan:
+        raise SearchError(f"--failed {name}: rung {rung} has no run {slot}")
+    return Trial(name, "", rung, slot, plan[slot], {mm: draw(spec, plan[slot][mm])[mm] for mm in MODELS},
+                 {mm: {"val": None} for mm in MODELS}, {}, failed=True)
 
 
 def slot_plan(spec: Spec, rung: int, kept: dict[str, list[int]] | None) -> dict[int, dict[str, int]]:
@@ -261,9 +279,10 @@ def recorded(spec: Spec, saved: dict | None, kept_by_rung: dict[int, dict[str, l
             if plan.get(slot) != t["trial_of"] or any(t["settings"][mm] != draw(spec, t["trial_of"][mm])[mm]
                                                       for mm in MODELS):
                 continue  # recorded under another space or another selection: not a run of this plan
+            failed = bool(t.get("failed"))
             out.setdefault(rung, {})[slot] = Trial(t["name"], t["rev"], rung, slot, t["trial_of"], t["settings"],
-                                                   {mm: {"val": t["val"][mm]} for mm in MODELS},
-                                                   dict(t.get("train_seconds", {})))
+                                                   {mm: {"val": None if failed else t["val"][mm]} for mm in MODELS},
+                                                   dict(t.get("train_seconds", {})), failed)
     return out
 
 
@@ -299,10 +318,13 @@ def collect(reader, spec: Spec, kept_by_rung: dict[int, dict[str, list[int]]],
 
 def rank(trials: list[Trial], model: str, select: str) -> list[Trial]:
     """``trials`` best first for ``model``: by the validation metric ``select`` (val_logreg_acc = the ``val``
-    block's logreg_acc), ties by validation MAP@R, then by the lower trial number. Reads nothing else."""
+    block's logreg_acc), ties by validation MAP@R, then by the lower trial number; failed runs last. Reads
+    nothing else."""
     def key(t: Trial):
+        if t.failed:
+            return (1, 0.0, 0.0, t.trial_of[model])
         val = t.metrics[model]["val"]
-        return (-val[select.removeprefix("val_")], -val[TIE_BREAK.removeprefix("val_")], t.trial_of[model])
+        return (0, -val[select.removeprefix("val_")], -val[TIE_BREAK.removeprefix("val_")], t.trial_of[model])
     return sorted(trials, key=key)
 
 
@@ -315,8 +337,10 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
         trials = [found.get(r, {})[s] for s in sorted(found.get(r, {})) if s in plan]
         entry = {"rung": r, "epochs": epochs, "runs": len(plan) if plan else spec.keep[r], "finished": len(trials),
                  "trials": [{"name": t.name, "rev": t.rev, "trial_of": t.trial_of, "settings": t.settings,
-                             "val": {m: {k: t.metrics[m]["val"][k] for k in METRICS} for m in MODELS},
-                             "train_seconds": t.train_seconds} for t in trials]}
+                             "val": None if t.failed else {m: {k: t.metrics[m]["val"][k] for k in METRICS}
+                                                           for m in MODELS},
+                             "train_seconds": t.train_seconds, **({"failed": True} if t.failed else {})}
+                            for t in trials]}
         complete = bool(plan) and len(trials) == len(plan)
         entry["complete"] = complete
         if complete:
@@ -334,7 +358,7 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
     out["budget"] = {"epochs_per_model": epochs_per_model,
                      "train_hours_so_far": {m: round(s / 3600, 2) for m, s in seconds.items()}}
     last = rungs[-1]
-    if last["complete"]:
+    if last["complete"] and not all(t.get("failed") for t in last["trials"]):
         out["winners"] = {}
         for m in MODELS:
             best = last["ranking"][m][0]
@@ -374,11 +398,13 @@ def markdown(report: dict) -> str:
                       "val ROC-AUC | train min |", "|---" * (len(keys) + 5) + "|"]
             kept = set(r.get("kept", {}).get(m, []))
             for t in rows:
-                v, s = t["val"][m], t["train_seconds"].get(m)
+                s = t["train_seconds"].get(m)
                 mark = " (kept)" if t["trial_of"][m] in kept else ""
+                figures = ("failed | failed | failed" if t.get("failed") else
+                           f"{_pct(t['val'][m]['logreg_acc'])} | {_pct(t['val'][m]['map_at_r'])} | "
+                           f"{t['val'][m]['roc_auc']:.4f}")
                 lines.append(f"| {t['trial_of'][m]}{mark} | " + " | ".join(str(t["settings"][m][k]) for k in keys)
-                             + f" | {_pct(v['logreg_acc'])} | {_pct(v['map_at_r'])} | {v['roc_auc']:.4f} | "
-                             + (f"{s / 60:.1f}" if s is not None else "–") + " |")
+                             + f" | {figures} | " + (f"{s / 60:.1f}" if s is not None else "–") + " |")
     if "winners" in report:
         lines += ["", "## Winners (best on validation at the last rung)", "", "| model | trial | settings | val logreg % |",
                   "|---|---|---|---|"]
@@ -386,6 +412,24 @@ def markdown(report: dict) -> str:
             settings = ", ".join(f"{k}={v}" for k, v in w["settings"].items())
             lines.append(f"| {m} | {w['trial']} | {settings} | {_pct(w['val']['logreg_acc'])} |")
     return "\n".join(lines) + "\n"
+
+
+def add_failed(spec: Spec, found: dict[int, dict[int, Trial]], names: list[str],
+               kept_by_rung: dict[int, dict[str, list[int]]], final: bool) -> None:
+    """Record each run of ``names`` as failed in ``found`` where its rung is planned (refused where it finished);
+    ``final``: a name whose rung is not planned yet is an error."""
+    for name in names:
+        try:
+            trial = failed_trial(spec, name, kept_by_rung)
+        except SearchError:
+            if final:
+                raise
+            continue
+        there = found.get(trial.rung, {}).get(trial.slot)
+        if there is not None and not there.failed:
+            raise SearchError(f"--failed {name}: it finished ({there.rev[:7] or 'recorded'}); only a run that "
+                              "cannot finish is recorded as failed")
+        found.setdefault(trial.rung, {})[trial.slot] = trial
 
 
 # --- queueing ------------------------------------------------------------------------------------------
@@ -428,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--dry-run", action="store_true", help="print the `dvc exp run --queue` commands only")
     s = sub.add_parser("select", help="rank the finished trials on validation; --write updates metrics/search.*")
     s.add_argument("--write", action="store_true")
+    s.add_argument("--failed", action="append", default=[], metavar="NAME",
+                   help="record run NAME (e.g. search-r0-t05) as failed: it diverged or cannot finish; ranked last "
+                        "for every model, so its rung can complete (repeatable)")
     for p in (q, s):
         p.add_argument("--spec", default=SPEC_FILE)
         p.add_argument("--json-out", default="metrics/search.json")
@@ -451,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                 kept, found = {}, {}
                 for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
                     found = collect(reader, spec, kept, saved)
+                    add_failed(spec, found, args.failed, kept, final=r == len(spec.epochs) - 1)
                     report = summarise(spec, found)
                     kept = {e["rung"]: e["kept"] for e in report["rungs"] if e.get("kept")}
         finally:
