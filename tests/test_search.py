@@ -243,3 +243,49 @@ def test_a_run_recorded_as_failed_ranks_last_and_lets_its_rung_complete(spec):
         add_failed(spec, found, ["search-r0-t09"], {}, final=True)
     with pytest.raises(SearchError, match=r"--failed search-r1-k1: .*rung 1 needs rung 0 finished"):
         add_failed(spec, {}, ["search-r1-k1"], {}, final=True)
+
+
+APPLY_BEFORE = """seed: 0                   # one knob
+cnn:
+  lr: 0.003
+  shift: 2                # random translation augmentation, pixels
+  block: conv_bn_relu_pool  # | conv_pool_bn_relu
+siamese:
+  lr: 0.003
+  margin: 1.0
+  per_epoch: 2.0          # the budget rule; an int = pairs
+triplet:
+  lr: 0.003
+  mining: none            # none | semihard | hardest
+"""
+APPLY_AFTER = """seed: 0                   # one knob
+cnn:
+  lr: 0.00692             # searched: trial 3
+  shift: 1                # searched: trial 3; random translation augmentation, pixels
+  block: conv_pool_bn_relu # searched: trial 3; | conv_pool_bn_relu
+siamese:
+  lr: 0.000336            # searched: trial 1
+  margin: 2.0             # searched: trial 1
+  per_epoch: 2.0          # the budget rule; an int = pairs
+triplet:
+  lr: 0.0066              # searched: trial 1
+  mining: semihard        # searched: trial 1; none | semihard | hardest
+"""
+
+
+def test_apply_writes_each_winner_into_its_section_with_its_trial_and_keeps_every_other_line():
+    from siamese_mnist.config import read_yaml
+    from siamese_mnist.search import apply_winners
+
+    report = {"winners": {"cnn": {"trial": 3, "settings": {"lr": 0.00692, "shift": 1, "block": "conv_pool_bn_relu"}},
+                          "siamese": {"trial": 1, "settings": {"lr": 0.000336, "margin": 2.0}},
+                          "triplet": {"trial": 1, "settings": {"lr": 0.0066, "mining": "semihard"}}}}
+    after = apply_winners(APPLY_BEFORE, report)
+    assert after == APPLY_AFTER
+    assert apply_winners(after, report) == APPLY_AFTER  # applying twice changes nothing
+    raw = read_yaml(after)
+    assert raw["siamese"]["lr"] == 0.000336 and raw["triplet"]["mining"] == "semihard" and raw["cnn"]["shift"] == 1
+    with pytest.raises(SearchError, match="no winners yet"):
+        apply_winners(APPLY_BEFORE, {"rungs": []})
+    with pytest.raises(SearchError, match=r"no line `  weight_decay: ...` in section cnn"):
+        apply_winners(APPLY_BEFORE, {"winners": {"cnn": {"trial": 2, "settings": {"weight_decay": 0.001}}}})

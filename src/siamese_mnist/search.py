@@ -11,6 +11,7 @@ and rule by construction:
     python -m siamese_mnist search queue --rung 1    # each model's best `keep` of rung 0, for rung 1's epochs
     SIAMESE_MNIST_THREADS=1 dvc queue start -j 2
     python -m siamese_mnist search select --write    # the winners: the last rung's best on validation
+    python -m siamese_mnist search apply             # the winners into params.yaml, each line saying its trial
 
 Selection reads validation figures only (the ``val`` block of ``metrics/<model>.json``), at a rung's final
 epoch; the test figures the same files hold are never read (tests/test_search.py scrambles them). ``queue``
@@ -432,6 +433,42 @@ def add_failed(spec: Spec, found: dict[int, dict[int, Trial]], names: list[str],
         found.setdefault(trial.rung, {})[trial.slot] = trial
 
 
+# --- the winners become the defaults ----------------------------------------------------------------
+
+
+SECTION = re.compile(r"^([A-Za-z_]\w*):")
+KEY_LINE = re.compile(r"^  ([A-Za-z_]\w*):[^#]*?(?:#\s?(.*))?$")
+
+
+def apply_winners(text: str, report: dict) -> str:
+    """``params.yaml``'s text with each winner's settings in its model's section, each such line's comment
+    starting with where it came from; every other line as it was (PyYAML would drop the comments: a line edit
+    keeps them)."""
+    winners = report.get("winners")
+    if not winners:
+        raise SearchError("metrics/search.json has no winners yet: its last rung is not complete "
+                          "(python -m siamese_mnist search select --write)")
+    todo = {(m, k): (v, w["trial"]) for m, w in winners.items() for k, v in w["settings"].items()}
+    lines, section = text.splitlines(keepends=True), None
+    for i, line in enumerate(lines):
+        top = SECTION.match(line)
+        if top:
+            section = top.group(1)
+            continue
+        kv = KEY_LINE.match(line.rstrip("\n"))
+        if kv and (section, kv.group(1)) in todo:
+            value, trial = todo.pop((section, kv.group(1)))
+            old = kv.group(2) or ""
+            if old.startswith("searched: trial "):  # written by an earlier apply: keep what followed it
+                old = old.split("; ", 1)[1] if "; " in old else ""
+            note = f"searched: trial {trial}" + (f"; {old}" if old else "")
+            lines[i] = f"  {kv.group(1)}: {_scalar(value)}".ljust(25) + f" # {note}\n"
+    if todo:
+        (m, k), _ = next(iter(todo.items()))
+        raise SearchError(f"params.yaml: no line `  {k}: ...` in section {m}: to write the winner's {m}.{k}")
+    return "".join(lines)
+
+
 # --- queueing ------------------------------------------------------------------------------------------
 
 
@@ -470,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--share", type=parse_share, default=(1, 1), metavar="I/N",
                    help="this machine's share of the rung's runs: every N-th, from the I-th (default 1/1: all)")
     q.add_argument("--dry-run", action="store_true", help="print the `dvc exp run --queue` commands only")
+    a = sub.add_parser("apply", help="write the winners of metrics/search.json into params.yaml, commented")
+    a.add_argument("--json-out", default="metrics/search.json")
+    a.add_argument("--params", default="params.yaml")
     s = sub.add_parser("select", help="rank the finished trials on validation; --write updates metrics/search.*")
     s.add_argument("--write", action="store_true")
     s.add_argument("--failed", action="append", default=[], metavar="NAME",
@@ -485,6 +525,17 @@ def main(argv: list[str] | None = None) -> int:
     from .replicates import RepoReader
 
     try:
+        if args.command == "apply":
+            try:
+                report = json.loads(Path(args.json_out).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise SearchError(f"{args.json_out}: cannot be read ({exc}); run search select --write first") from None
+            text = apply_winners(Path(args.params).read_text(), report)
+            params_from_dict(read_yaml(text), complete=True)  # still a valid params file, or nothing is written
+            write_bytes(args.params, text.encode())
+            print(f"wrote the winners into {args.params}: " + ", ".join(
+                f"{m} trial {w['trial']}" for m, w in report["winners"].items()), file=sys.stderr)
+            return 0
         spec = load_spec(args.spec)
         saved = json.loads(Path(args.json_out).read_text()) if Path(args.json_out).exists() else None
         reader = RepoReader(".")
@@ -525,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except SearchError as exc:
         print(f"search: {exc}", file=sys.stderr)
+        return 2
+    except ParamsError as exc:
+        print(f"search: {args.params} with the winners would not load ({exc}); nothing written", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
         print(f"search: `{' '.join(exc.cmd[:6])} ...` failed (exit {exc.returncode})", file=sys.stderr)
