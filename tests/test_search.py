@@ -289,3 +289,33 @@ def test_apply_writes_each_winner_into_its_section_with_its_trial_and_keeps_ever
         apply_winners(APPLY_BEFORE, {"rungs": []})
     with pytest.raises(SearchError, match=r"no line `  weight_decay: ...` in section cnn"):
         apply_winners(APPLY_BEFORE, {"winners": {"cnn": {"trial": 2, "settings": {"weight_decay": 0.001}}}})
+
+
+def test_a_failed_run_is_never_kept_and_a_recorded_failure_can_be_taken_back(spec):
+    from siamese_mnist.search import add_failed, apply_winners, retry
+
+    found = _rung0(spec)
+    del found[0][2], found[0][3]
+    add_failed(spec, found, ["search-r0-t02", "search-r0-t03"], {}, final=True)
+    report = summarise(spec, found)  # rung 1 keeps 2 per model; only trial 1 finished: nothing kept, said so
+    assert "kept" not in report["rungs"][0] and "only 1 run(s) of rung 0 finished" in report["rungs"][0]["note"]
+    with pytest.raises(SearchError, match=r"rung 0: rung 1 keeps 2, but only 1"):
+        queue(spec, 1, report, set(), set(), [0])
+    assert "**rung 1 keeps 2, but only 1" in markdown(report)
+    saved = json.loads(json.dumps(report))
+    again = retry(saved, ["search-r0-t03"])  # taken back: its record is gone, so `queue` runs it again
+    done = {t.name for rung in recorded(spec, again, {}).values() for t in rung.values()}
+    assert done == {"search-r0-t01", "search-r0-t02"}
+    assert [n for n, _ in queue(spec, 0, again, done, set(), [0])] == ["search-r0-t03"]
+    with pytest.raises(SearchError, match=r"--retry search-r0-t01: metrics/search.json records no failed run"):
+        retry(saved, ["search-r0-t01"])
+    with pytest.raises(SearchError, match=r"--failed search-r0-t2: the run is named search-r0-t02"):
+        add_failed(spec, {}, ["search-r0-t2"], {}, final=True)
+    # every run of the last rung failed: no winners, and apply says why
+    found = _rung0(spec)
+    kept = summarise(spec, found)["rungs"][0]["kept"]
+    add_failed(spec, found, ["search-r1-k1", "search-r1-k2"], {0: kept}, final=True)
+    report = summarise(spec, found)
+    assert report["rungs"][1]["complete"] and "winners" not in report
+    with pytest.raises(SearchError, match="no winners: every run of the last rung failed"):
+        apply_winners(APPLY_BEFORE, report)

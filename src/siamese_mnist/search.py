@@ -208,6 +208,8 @@ def failed_trial(spec: Spec, name: str, kept_by_rung: dict[int, dict[str, list[i
     rung, slot = (int(m.group(1)), int(m.group(3))) if m else (-1, 0)
     if not m or rung >= len(spec.epochs) or (m.group(2) == "t") != (rung == 0):
         raise SearchError(f"--failed {name}: not a run of this search (search-r0-tNN, or search-rR-kK for R >= 1)")
+    if name != experiment_name(rung, slot):  # the queue knows it by this spelling alone
+        raise SearchError(f"--failed {name}: the run is named {experiment_name(rung, slot)}")
     try:
         plan = slot_plan(spec, rung, kept_by_rung.get(rung - 1))
     except SearchError as exc:
@@ -347,10 +349,16 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
         if complete:
             entry["ranking"] = {m: [t.trial_of[m] for t in rank(trials, m, spec.select)] for m in MODELS}
         rungs.append(entry)
-        kept = ({m: entry["ranking"][m][:spec.keep[r + 1]] for m in MODELS}
-                if complete and r + 1 < len(spec.epochs) else None)
-        if kept is not None:
-            entry["kept"] = kept
+        kept = None
+        if complete and r + 1 < len(spec.epochs):  # a failed run is never kept: its setting is known not to train
+            ok = {m: [x for x in entry["ranking"][m] if x not in {t.trial_of[m] for t in trials if t.failed}]
+                  for m in MODELS}
+            if all(len(ok[m]) >= spec.keep[r + 1] for m in MODELS):
+                kept = entry["kept"] = {m: ok[m][:spec.keep[r + 1]] for m in MODELS}
+            else:
+                entry["note"] = (f"rung {r + 1} keeps {spec.keep[r + 1]}, but only {min(map(len, ok.values()))} "
+                                 f"run(s) of rung {r} finished: queue a failed one again "
+                                 f"(search select --write --retry NAME, then search queue)")
     out = {"select": f"{spec.select} at each rung's final epoch; ties: {TIE_BREAK}, then the lower trial",
            "space": spec.raw["space"], "seed": spec.seed, "trials": spec.trials,
            "rungs": rungs}
@@ -359,7 +367,9 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
     out["budget"] = {"epochs_per_model": epochs_per_model,
                      "train_hours_so_far": {m: round(s / 3600, 2) for m, s in seconds.items()}}
     last = rungs[-1]
-    if last["complete"] and not all(t.get("failed") for t in last["trials"]):
+    if last["complete"] and all(t.get("failed") for t in last["trials"]):
+        last["note"] = "every run of the last rung failed: no winners (search select --write --retry NAME)"
+    elif last["complete"]:
         out["winners"] = {}
         for m in MODELS:
             best = last["ranking"][m][0]
@@ -386,6 +396,8 @@ def markdown(report: dict) -> str:
     for r in report["rungs"]:
         state = "complete" if r["complete"] else f"{r['finished']} of {r['runs']} finished"
         lines += ["", f"## Rung {r['rung']}: {r['epochs']} epochs ({state})"]
+        if r.get("note"):
+            lines += ["", f"**{r['note']}**"]
         if not r["trials"]:
             lines += ["", "No run of this rung has finished yet."]
             continue
@@ -413,6 +425,20 @@ def markdown(report: dict) -> str:
             settings = ", ".join(f"{k}={v}" for k, v in w["settings"].items())
             lines.append(f"| {m} | {w['trial']} | {settings} | {_pct(w['val']['logreg_acc'])} |")
     return "\n".join(lines) + "\n"
+
+
+def retry(saved: dict | None, names: list[str]) -> dict | None:
+    """``saved`` without the recorded failures of ``names`` (each must be one): they are runs to queue again."""
+    recorded_failed = {t["name"] for e in (saved or {}).get("rungs", []) for t in e.get("trials", []) if t.get("failed")}
+    for name in names:
+        if name not in recorded_failed:
+            raise SearchError(f"--retry {name}: metrics/search.json records no failed run of that name")
+    if not names:
+        return saved
+    out = json.loads(json.dumps(saved))
+    for e in out["rungs"]:
+        e["trials"] = [t for t in e["trials"] if t["name"] not in names]
+    return out
 
 
 def add_failed(spec: Spec, found: dict[int, dict[int, Trial]], names: list[str],
@@ -446,7 +472,9 @@ def apply_winners(text: str, report: dict) -> str:
     keeps them)."""
     winners = report.get("winners")
     if not winners:
-        raise SearchError("metrics/search.json has no winners yet: its last rung is not complete "
+        last = (report.get("rungs") or [{}])[-1]
+        raise SearchError(f"metrics/search.json has no winners: {last['note']}" if last.get("note") else
+                          "metrics/search.json has no winners yet: its last rung is not complete "
                           "(python -m siamese_mnist search select --write)")
     todo = {(m, k): (v, w["trial"]) for m, w in winners.items() for k, v in w["settings"].items()}
     lines, section = text.splitlines(keepends=True), None
@@ -462,7 +490,10 @@ def apply_winners(text: str, report: dict) -> str:
             if old.startswith("searched: trial "):  # written by an earlier apply: keep what followed it
                 old = old.split("; ", 1)[1] if "; " in old else ""
             note = f"searched: trial {trial}" + (f"; {old}" if old else "")
-            lines[i] = f"  {kv.group(1)}: {_scalar(value)}".ljust(25) + f" # {note}\n"
+            text_value = _scalar(value)
+            if isinstance(value, str) and read_yaml(f"x: {text_value}")["x"] != value:
+                text_value = json.dumps(value)  # a string YAML would read as another type (off, null, 1e-3)
+            lines[i] = f"  {kv.group(1)}: {text_value}".ljust(25) + f" # {note}\n"
     if todo:
         (m, k), _ = next(iter(todo.items()))
         raise SearchError(f"params.yaml: no line `  {k}: ...` in section {m}: to write the winner's {m}.{k}")
@@ -487,6 +518,8 @@ def queue(spec: Spec, rung: int, report: dict | None, done: set[str], waiting: s
     kept = None
     if rung > 0:
         before = (report or {}).get("rungs", [])
+        if len(before) >= rung and before[rung - 1].get("note"):
+            raise SearchError(f"rung {rung - 1}: {before[rung - 1]['note']}")
         if len(before) < rung or not before[rung - 1].get("kept"):
             raise SearchError(f"rung {rung} needs rung {rung - 1} finished and selected first: run its queue, then "
                               "python -m siamese_mnist search select --write")
@@ -515,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--failed", action="append", default=[], metavar="NAME",
                    help="record run NAME (e.g. search-r0-t05) as failed: it diverged or cannot finish; ranked last "
                         "for every model, so its rung can complete (repeatable)")
+    s.add_argument("--retry", action="append", default=[], metavar="NAME",
+                   help="take back a recorded --failed NAME: `search queue` queues it again (repeatable)")
     for p in (q, s):
         p.add_argument("--spec", default=SPEC_FILE)
         p.add_argument("--json-out", default="metrics/search.json")
@@ -546,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
                 kept = {e["rung"]: e["kept"] for e in saved.get("rungs", []) if e.get("kept")}
                 found = collect(reader, spec, kept, saved)
             else:
+                if set(args.retry) & set(args.failed):
+                    raise SearchError(f"{sorted(set(args.retry) & set(args.failed))[0]}: both --failed and --retry")
+                saved = retry(saved, args.retry)
                 kept, found = {}, {}
                 for r in range(len(spec.epochs)):  # a rung's plan needs the ranking of the rung before
                     found = collect(reader, spec, kept, saved)
