@@ -351,8 +351,8 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
         rungs.append(entry)
         kept = None
         if complete and r + 1 < len(spec.epochs):  # a failed run is never kept: its setting is known not to train
-            ok = {m: [x for x in entry["ranking"][m] if x not in {t.trial_of[m] for t in trials if t.failed}]
-                  for m in MODELS}
+            failed = {m: {t.trial_of[m] for t in trials if t.failed} for m in MODELS}
+            ok = {m: [x for x in entry["ranking"][m] if x not in failed[m]] for m in MODELS}
             if all(len(ok[m]) >= spec.keep[r + 1] for m in MODELS):
                 kept = entry["kept"] = {m: ok[m][:spec.keep[r + 1]] for m in MODELS}
             else:
