@@ -319,3 +319,24 @@ def test_a_failed_run_is_never_kept_and_a_recorded_failure_can_be_taken_back(spe
     assert report["rungs"][1]["complete"] and "winners" not in report
     with pytest.raises(SearchError, match="no winners: every run of the last rung failed"):
         apply_winners(APPLY_BEFORE, report)
+
+
+def test_queue_dry_run_plans_rung_0_in_a_repo_with_no_record_yet(spec, tmp_path, monkeypatch, capsys):
+    # the command line, not only the planner: a fresh repo has no metrics/search.json, and `queue` then
+    # ranks nothing (no --failed/--retry of its own) and prints every trial of rung 0 as a queue command
+    import subprocess
+
+    from siamese_mnist.search import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "params.yaml", repo / "params.yaml")
+    (repo / "search.yaml").write_text(SPEC)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    monkeypatch.chdir(repo)
+    assert main(["queue", "--dry-run"]) == 0
+    out = capsys.readouterr()
+    lines = [line for line in out.out.splitlines() if "dvc exp run --queue" in line]
+    assert len(lines) == 3  # 3 trials, each one experiment that trains every model
+    assert "rung 0: 3 run(s) to queue" in out.err

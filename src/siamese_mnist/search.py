@@ -540,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--share", type=parse_share, default=(1, 1), metavar="I/N",
                    help="this machine's share of the rung's runs: every N-th, from the I-th (default 1/1: all)")
     q.add_argument("--dry-run", action="store_true", help="print the `dvc exp run --queue` commands only")
+    q.set_defaults(failed=[], retry=[])  # queue plans from the recorded failures; it records none itself
     a = sub.add_parser("apply", help="write the winners of metrics/search.json into params.yaml, commented")
     a.add_argument("--json-out", default="metrics/search.json")
     a.add_argument("--params", default="params.yaml")
