@@ -270,3 +270,48 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
     assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
         json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
                                for m, t in runs[1].tables.items()}))
+
+
+def test_a_later_session_adds_its_seeds_to_the_committed_files_and_loses_none(tmp_path, monkeypatch, capsys):
+    # session 1 wrote seeds 0, 1, 2; a fresh clone (its experiment refs gone) runs seeds 3 and 4 beside HEAD's
+    # seed 0: the report holds all five, seed 0 from HEAD, 1 and 2 from their files, which stay unchanged
+    import json
+
+    from siamese_mnist import replicates
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("render:\n  epochs: [1]\n")
+    first = _runs_with_gaps()  # seeds 0, 1, 2
+    first[0].name = "HEAD"
+    write_replicates(first, "metrics/replicates")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "metrics/replicates").iterdir()}
+    head = _runs_with_gaps()[0]
+    head.name, head.rev = "HEAD", "a-later-commit"  # the same run read at a later commit
+    later = [head, _run(3, [0.1, 0.5, 0.91], [0.1, 0.7, 0.95], [0.1, 0.4, 0.92]),
+             _run(4, [0.1, 0.5, 0.93], [0.1, 0.7, 0.96], [0.1, 0.4, 0.90])]
+
+    class Reader:
+        def __init__(self, root):
+            pass
+
+        def read(self, path, rev):
+            return "render:\n  epochs: [1]\n"
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(replicates, "RepoReader", Reader)
+    monkeypatch.setattr(replicates, "find_runs", lambda reader, revs, vary=None: list(later))
+    monkeypatch.setattr(replicates, "head_identity", lambda vary=None: None)
+    assert main(["--write"]) == 0
+    out = capsys.readouterr()
+    assert "no experiment here ran seed(s) 1, 2: reading metrics/replicates/seed-*.json" in out.err
+    assert "5 replicates (seeds 0, 1, 2, 3, 4)" in out.out
+    report = json.loads((tmp_path / "metrics/seeds.json").read_text())
+    assert [r["seed"] for r in report["runs"]] == [0, 1, 2, 3, 4]
+    files = {p.name: p.read_bytes() for p in (tmp_path / "metrics/replicates").iterdir()}
+    assert sorted(files) == [f"seed-{s}.json" for s in range(5)]
+    assert all(files[name] == before[name] for name in before)  # seed 0 too: only HEAD's rev moved
+    # the named revisions alone are the report's: no file joins them
+    assert main(["--allow-few", "exp-3", "exp-4"]) == 0
+    assert "reading" not in capsys.readouterr().err

@@ -171,7 +171,13 @@ def write_replicates(runs: list[Run], folder: str | Path) -> None:
         tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
         record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
                   "pixels": r.pixels, "identity": r.identity, "tables": tables}
-        write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
+        path = folder / f"seed-{r.seed}.json"
+        try:  # the same run read back at a later commit (HEAD's rev moves): the file stays as it is
+            if {**json.loads(path.read_text()), "rev": r.rev} == json.loads(json.dumps(record)):
+                continue
+        except (OSError, ValueError):
+            pass
+        write_bytes(path, (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
     for path in folder.glob("seed-*.json"):
         if path.name not in {f"seed-{r.seed}.json" for r in runs}:
             path.unlink()
@@ -194,23 +200,31 @@ def read_replicates(folder: str | Path) -> list[Run]:
 
 
 def gather(revs: list[str], from_files: bool, folder: str | Path,
-           params_path: str | Path, vary: dict | None = None) -> tuple[list[Run], dict, bool]:
-    """(runs, the params they ran with, whether they came from ``folder``): the named revisions, or HEAD and its
-    seed replicates among the experiments, or, with ``from_files`` or where no experiment is a replicate
-    (a fresh clone has none), the replicate files, with the workspace's params."""
-    if not from_files:
-        reader = RepoReader(".")
-        try:
-            runs = find_runs(reader, revs, vary=vary)
-            if revs or any(r.name != "HEAD" for r in runs) or not any(Path(folder).glob("seed-*.json")):
-                return runs, yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else {}, False
-        finally:
-            reader.close()
-        print(f"no experiment is a seed replicate of HEAD{' with ' + str(vary) if vary else ''}; reading "
-              f"{folder}/seed-*.json", file=sys.stderr)
-    runs = read_replicates(folder)
-    check_identity(runs, folder, head_identity(vary))
-    return runs, yaml.safe_load(Path(params_path).read_text()), True
+           params_path: str | Path, vary: dict | None = None) -> tuple[list[Run], dict, set[int]]:
+    """(runs, the params they ran with, the seeds read from ``folder``): the named revisions; or HEAD and its
+    seed replicates among the experiments, joined by the replicate files of every other seed (an earlier
+    ``--write``, perhaps in another clone: experiments live in one clone's git refs, so a report grows over
+    machines and sessions without losing a seed); or, with ``from_files``, the replicate files alone, with the
+    workspace's params. A file used is checked against HEAD's identity first."""
+    if from_files:
+        runs = read_replicates(folder)
+        check_identity(runs, folder, head_identity(vary))
+        return runs, yaml.safe_load(Path(params_path).read_text()), {r.seed for r in runs}
+    reader = RepoReader(".")
+    try:
+        runs = find_runs(reader, revs, vary=vary)
+        params = yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else None
+    finally:
+        reader.close()
+    have = {r.seed for r in runs}
+    files = [] if revs else [r for r in read_replicates(folder) if r.seed not in have]
+    if files:
+        check_identity(files, folder, head_identity(vary))
+        print(f"no experiment here ran seed(s) {', '.join(str(r.seed) for r in files)}{' with ' + str(vary) if vary else ''}: "
+              f"reading {folder}/seed-*.json for them", file=sys.stderr)
+    if params is None:
+        params = yaml.safe_load(Path(params_path).read_text())
+    return sorted(runs + files, key=lambda r: r.seed), params, {r.seed for r in files}
 
 
 def head_identity(vary: dict | None = None, root: str | Path = ".") -> dict | None:

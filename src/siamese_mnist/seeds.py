@@ -15,8 +15,9 @@ params as HEAD's but for ``seed`` and the same code (every ``src/`` and ``stages
 every stage whose outputs the report reads (not the plots): replicates of *this* pipeline, nothing else.
 One run per seed (the newest wins); at least 3 (``--allow-few`` takes 2). Experiments live in one
 machine's git refs, so ``--write`` also keeps each replicate's per-epoch tables and identity in
-``metrics/replicates/seed-<N>.json`` (tracked by git): ``--from-files`` reads those instead, and so does a
-run that finds no experiment replicates (a fresh clone); a file whose identity is not HEAD's is refused,
+``metrics/replicates/seed-<N>.json`` (tracked by git): every seed no experiment of this clone ran comes from
+its file, so a later session or another machine adds seeds without losing the committed ones (a fresh clone
+rebuilds the report from them); ``--from-files`` reads the files alone; a file whose identity is not HEAD's is refused,
 and ``tests/relock.py``, run after a refactor proven byte-identical, re-records the code in both.
 
 For each model and metric the report gives the mean, the sample standard deviation and a 95 %
@@ -197,11 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_json(args.json_out, report)
         write_bytes(args.markdown_out, markdown(report).encode())
-        if not from_files:
+        if len(from_files) < len(runs):  # a run read from an experiment: its file is (re)written
             write_replicates(runs, args.replicates)
     except DiskFullError as exc:
         print(f"seeds: {exc.strerror}", file=sys.stderr)
         return 2
     print(f"{len(runs)} replicates (seeds {seeds}): wrote {args.json_out} and {args.markdown_out}"
-          + ("" if from_files else f" and {args.replicates}/seed-*.json"))
+          + ("" if len(from_files) == len(runs) else f" and {args.replicates}/seed-*.json"))
     return 0

@@ -190,14 +190,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.write:
             sys.stdout.write(text)
             return 0
-        png = None if from_files else picture(run_embeddings(runs[0]), args.holdout)  # before anything is written
+        live = [r for r in runs if r.seed not in from_files]  # runs of this clone: their embeddings are here
+        png = picture(run_embeddings(live[0]), args.holdout) if live else None  # before anything is written
         write_json(args.json_out, report)
         write_bytes(args.markdown_out, text.encode())
         if png is not None:
             write_replicates(runs, args.replicates)
             write_bytes(args.picture_out, png)
         print(f"{len(runs)} runs: wrote {args.json_out}, {args.markdown_out}"
-              + ("" if from_files else f", {args.picture_out} (seed {runs[0].seed}) and {args.replicates}/"))
+              + ("" if png is None else f", {args.picture_out} (seed {live[0].seed}) and {args.replicates}/"))
         return 0
     except ReportError as exc:
         print(f"unseen: {exc}", file=sys.stderr)
