@@ -309,6 +309,7 @@ def test_a_later_session_adds_its_seeds_to_the_committed_files_and_loses_none(tm
     assert "5 replicates (seeds 0, 1, 2, 3, 4)" in out.out
     report = json.loads((tmp_path / "metrics/seeds.json").read_text())
     assert [r["seed"] for r in report["runs"]] == [0, 1, 2, 3, 4]
+    assert report["runs"][0]["rev"] == "rev0"  # as committed: a fresh clone rewrites nothing
     files = {p.name: p.read_bytes() for p in (tmp_path / "metrics/replicates").iterdir()}
     assert sorted(files) == [f"seed-{s}.json" for s in range(5)]
     assert all(files[name] == before[name] for name in before)  # seed 0 too: only HEAD's rev moved

@@ -159,6 +159,13 @@ def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...
 # --- replicates as tracked files ------------------------------------------------------------------
 
 
+def record(r: Run) -> dict:
+    """A run as its replicate file holds it (plain JSON types; a missing value is None)."""
+    tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
+    return json.loads(json.dumps({"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
+                                  "pixels": r.pixels, "identity": r.identity, "tables": tables}))
+
+
 def write_replicates(runs: list[Run], folder: str | Path) -> None:
     """One plain JSON file per run, ``<folder>/seed-<N>.json``: all the report reads of it (per model the
     per-epoch table as {column: [values]}, missing values null). Experiments live in one machine's git refs;
@@ -168,16 +175,7 @@ def write_replicates(runs: list[Run], folder: str | Path) -> None:
 
     folder = Path(folder)
     for r in runs:
-        tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
-        record = {"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
-                  "pixels": r.pixels, "identity": r.identity, "tables": tables}
-        path = folder / f"seed-{r.seed}.json"
-        try:  # the same run read back at a later commit (HEAD's rev moves): the file stays as it is
-            if {**json.loads(path.read_text()), "rev": r.rev} == json.loads(json.dumps(record)):
-                continue
-        except (OSError, ValueError):
-            pass
-        write_bytes(path, (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
+        write_bytes(folder / f"seed-{r.seed}.json", (json.dumps(record(r), indent=1, allow_nan=False) + "\n").encode())
     for path in folder.glob("seed-*.json"):
         if path.name not in {f"seed-{r.seed}.json" for r in runs}:
             path.unlink()
@@ -217,7 +215,12 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
     finally:
         reader.close()
     have = {r.seed for r in runs}
-    files = [] if revs else [r for r in read_replicates(folder) if r.seed not in have]
+    files = [] if revs else read_replicates(folder)
+    for r in runs:  # the committed run read back at a later commit: it keeps the rev its file names
+        f = next((f for f in files if f.seed == r.seed), None)
+        if f is not None and {**record(f), "rev": r.rev} == record(r):
+            r.rev = f.rev
+    files = [f for f in files if f.seed not in have]
     if files:
         check_identity(files, folder, head_identity(vary))
         print(f"no experiment here ran seed(s) {', '.join(str(r.seed) for r in files)}{' with ' + str(vary) if vary else ''}: "
