@@ -281,14 +281,19 @@ def test_a_later_session_adds_its_seeds_to_the_committed_files_and_loses_none(tm
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("render:\n  epochs: [1]\n")
-    first = _runs_with_gaps()  # seeds 0, 1, 2
+    first = _runs_with_gaps()  # seeds 0, 1, 2, trained in fp32 on one machine
     first[0].name = "HEAD"
+    for r in first:
+        r.machine = {m: {"precision": "fp32", "cpu": "AMD EPYC"} for m in r.tables}
     write_replicates(first, "metrics/replicates")
     before = {p.name: p.read_bytes() for p in (tmp_path / "metrics/replicates").iterdir()}
     head = _runs_with_gaps()[0]
-    head.name, head.rev = "HEAD", "a-later-commit"  # the same run read at a later commit
+    head.name, head.rev = "HEAD", "a-later-commit"  # the same run read at a later commit,
+    head.seconds_per_epoch = {}  # in a clone without its runtime records (not in this clone's DVC cache)
     later = [head, _run(3, [0.1, 0.5, 0.91], [0.1, 0.7, 0.95], [0.1, 0.4, 0.92]),
              _run(4, [0.1, 0.5, 0.93], [0.1, 0.7, 0.96], [0.1, 0.4, 0.90])]
+    for r in later[1:]:  # seeds 3 and 4 on another machine, in bfloat16
+        r.machine = {m: {"precision": "bf16-autocast", "cpu": "Intel Xeon"} for m in r.tables}
 
     class Reader:
         def __init__(self, root):
@@ -310,6 +315,8 @@ def test_a_later_session_adds_its_seeds_to_the_committed_files_and_loses_none(tm
     report = json.loads((tmp_path / "metrics/seeds.json").read_text())
     assert [r["seed"] for r in report["runs"]] == [0, 1, 2, 3, 4]
     assert report["runs"][0]["rev"] == "rev0"  # as committed: a fresh clone rewrites nothing
+    assert "seed 0 fp32 on AMD EPYC; seed 1 fp32 on AMD EPYC; seed 2 fp32 on AMD EPYC; seed 3 bf16-autocast on " \
+           "Intel Xeon; seed 4 bf16-autocast on Intel Xeon" in (tmp_path / "metrics/seeds.md").read_text()
     files = {p.name: p.read_bytes() for p in (tmp_path / "metrics/replicates").iterdir()}
     assert sorted(files) == [f"seed-{s}.json" for s in range(5)]
     assert all(files[name] == before[name] for name in before)  # seed 0 too: only HEAD's rev moved

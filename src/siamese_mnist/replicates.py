@@ -31,6 +31,7 @@ class Run:
     seconds_per_epoch: dict[str, float] = field(default_factory=dict)  # model -> median training epoch
     pixels: dict = field(default_factory=dict)  # the raw-pixel baseline's metrics (metrics/pixels.json)
     identity: dict = field(default_factory=dict)  # what makes it a replicate (see identity()), from its dvc.lock
+    machine: dict = field(default_factory=dict)  # model -> {"precision", "cpu"} it trained with (metrics/runtime/)
 
 
 # The stages whose outputs the reports read: a change to another one (the plots) orphans no replicate.
@@ -96,17 +97,19 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
     if seed is None:
         raise ReportError(f"{name}: its dvc.lock records no seed; not a finished run of this pipeline")
     tables = {m: pd.read_csv(io.StringIO(reader.read(f"plots/eval/{m}.csv", rev))) for m in models}
-    speed = {}
+    speed, machine = {}, {}
     for m in models:
         try:
-            speed[m] = float(json.loads(reader.read(f"metrics/runtime/{m}.json", rev))["seconds_per_epoch_median"])
+            runtime = json.loads(reader.read(f"metrics/runtime/{m}.json", rev))
+            speed[m] = float(runtime["seconds_per_epoch_median"])
+            machine[m] = {"precision": str(runtime["precision"]), "cpu": str(runtime["cpu"])}
         except Exception:  # noqa: BLE001 - speed is optional: an output missing from the local cache
             pass
     try:
         pixels = json.loads(reader.read("metrics/pixels.json", rev))["pixels"]
     except Exception:  # noqa: BLE001 - a run before the baseline stage existed
         pixels = {}
-    return Run(name, rev, int(seed), tables, speed, pixels)
+    return Run(name, rev, int(seed), tables, speed, pixels, machine=machine)
 
 
 def lock_values(lock: dict, key: str) -> list:
@@ -163,7 +166,15 @@ def record(r: Run) -> dict:
     """A run as its replicate file holds it (plain JSON types; a missing value is None)."""
     tables = {m: t.astype(object).where(t.notna(), None).to_dict("list") for m, t in r.tables.items()}
     return json.loads(json.dumps({"seed": r.seed, "name": r.name, "rev": r.rev, "seconds_per_epoch": r.seconds_per_epoch,
-                                  "pixels": r.pixels, "identity": r.identity, "tables": tables}))
+                                  "pixels": r.pixels, "identity": r.identity, "machine": r.machine,
+                                  "tables": tables}))
+
+
+def same_result(a: Run, b: Run) -> bool:
+    """The same run's results: seed, identity, pixel baseline and every per-epoch figure equal."""
+    keys = ("seed", "identity", "pixels", "tables")
+    ra, rb = record(a), record(b)
+    return all(ra[k] == rb[k] for k in keys)
 
 
 def write_replicates(runs: list[Run], folder: str | Path) -> None:
@@ -189,7 +200,7 @@ def read_replicates(folder: str | Path) -> list[Run]:
             d = json.loads(path.read_text())
             tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
             runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"]),
-                            dict(d.get("pixels") or {}), dict(d.get("identity") or {})))
+                            dict(d.get("pixels") or {}), dict(d.get("identity") or {}), dict(d.get("machine") or {})))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ReportError(f"{path}: not a replicate file written by `seeds --write` ({type(exc).__name__}: "
@@ -216,10 +227,12 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
         reader.close()
     have = {r.seed for r in runs}
     files = [] if revs else read_replicates(folder)
-    for r in runs:  # the committed run read back at a later commit: it keeps the rev its file names
+    for r in runs:  # a committed run read again: what the file knows and this clone may not (no cache) is kept
         f = next((f for f in files if f.seed == r.seed), None)
-        if f is not None and {**record(f), "rev": r.rev} == record(r):
-            r.rev = f.rev
+        if f is not None and same_result(f, r):
+            r.seconds_per_epoch, r.machine = r.seconds_per_epoch or f.seconds_per_epoch, r.machine or f.machine
+            if r.name == f.name == "HEAD":
+                r.rev = f.rev  # HEAD moved on since; the file names the commit the run was read at
     files = [f for f in files if f.seed not in have]
     if files:
         check_identity(files, folder, head_identity(vary))

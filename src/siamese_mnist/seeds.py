@@ -78,6 +78,12 @@ def paired(a: list[float] | np.ndarray, b: list[float] | np.ndarray,
     return interval(diff, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
 
 
+def trained_with(run: Run) -> str | None:
+    """'<precision> on <CPU>' of a run's training (each distinct one, models joined), None where unrecorded."""
+    seen = dict.fromkeys(f"{m['precision']} on {m['cpu']}" for m in run.machine.values())
+    return "; ".join(seen) or None
+
+
 def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODELS) -> dict:
     """The report as plain data (the content of metrics/seeds.json)."""
     if len(runs) < 2:
@@ -89,7 +95,7 @@ def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODE
                       r.tables[model].set_index("epoch").loc[epoch, metric]) for r in runs]
 
     report = {
-        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev,
+        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev, "trained_with": trained_with(r),
                   "seconds_per_epoch": {m: r.seconds_per_epoch.get(m) for m in models}} for r in runs],
         "final": {m: {k: interval(column(m, k), RANGE[k]) for k in FINAL_METRICS} for m in models},
         "paired": {f"{m} - {BASELINE}": {k: paired(column(m, k), column(BASELINE, k), RANGE[k])
@@ -131,7 +137,10 @@ def markdown(report: dict) -> str:
             "Written by `python -m siamese_mnist seeds --write` from the runs listed in `metrics/seeds.json`",
             "(their per-epoch tables: `metrics/replicates/`). Each cell: mean ± sample standard deviation [95 %",
             "confidence interval of the mean, Student's t]. Accuracies and MAP@R in percent; `val_` = validation",
-            "split, everything else = test split."]
+            "split, everything else = test split.", "",
+            "Trained with: " + "; ".join(f"seed {r['seed']} {r.get('trained_with') or 'unrecorded'}"
+                                         for r in report["runs"]) + " (bf16 against fp32 over three seeds: "
+            "within the seeds' noise, `benchmarks/results/bf16-vs-fp32-3-seeds-2026-11-29.md`)."]
     lines = ["", "## Final epoch, per model", "",
              "| metric | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
     for k in FINAL_METRICS:
