@@ -6,6 +6,7 @@
     python tests/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
     python tests/readme_tables.py seeds       # the seeds report: final metrics over replicates
     python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
+    python tests/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
 
 ``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
 README.md or any page under docs/, and requires the page to hold exactly that table: a figure edited
@@ -22,8 +23,19 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 from siamese_mnist.config import MODELS  # noqa: E402 - the one model list
-LONG = {"cnn": "CNN (2-D bottleneck)", "siamese": "Siamese (contrastive, margin 1)",
-        "triplet": "Triplet (margin 1, random triplets)"}
+MINING = {"none": "random triplets", "semihard": "semi-hard negatives", "hardest": "hardest negatives"}
+
+
+def long_names(root: Path = ROOT) -> dict[str, str]:
+    """Each model with the settings that define it, as params.yaml has them."""
+    import yaml
+
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    return {"cnn": "CNN (2-D bottleneck)", "siamese": f"Siamese (contrastive, margin {p['siamese']['margin']:g})",
+            "triplet": f"Triplet (margin {p['triplet']['margin']:g}, {MINING[p['triplet']['mining']]})"}
+
+
+LONG = long_names()
 SHORT = {"cnn": "CNN", "siamese": "Siamese", "triplet": "Triplet"}
 EPOCHS = (0, 1, 2, 5, 10, 20, 30, 40, 50)
 
@@ -63,7 +75,7 @@ def final(root: Path = ROOT) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
     for m in MODELS:
         r = f[m]
-        rows.append(f"| {LONG[m]} | {_bold_best(f, 'logreg_acc', m, _pct(r.logreg_acc))} | {_pct(r.val_logreg_acc)} | "
+        rows.append(f"| {long_names(root)[m]} | {_bold_best(f, 'logreg_acc', m, _pct(r.logreg_acc))} | {_pct(r.val_logreg_acc)} | "
                     f"{r.logreg_c:g} | {_pct(r.knn_acc)} | {r.silhouette:.3f} | {r.roc_auc:.4f} | {_pct(r.pair_acc)} | "
                     f"{r.threshold:.3g} |")
     return "\n".join(rows)
@@ -141,7 +153,26 @@ def seed_diffs(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs}
+def search(root: Path = ROOT) -> str:
+    """The equal-budget search in one table: what each model got and what won (metrics/search.json)."""
+    rep = json.loads((root / "metrics/search.json").read_text())
+    rungs, last = rep["rungs"], rep["rungs"][-1]
+    rows = ["| model | trials × epochs | training hours | winner: trial, settings | validation logistic regression "
+            f"at {last['epochs']} epochs | runner-up |", "|---|---|---|---|---|---|"]
+    for m in MODELS:
+        w = rep["winners"][m]
+        rest = sorted((t for t in last["trials"] if t["trial_of"][m] != w["trial"] and not t.get("failed")),
+                      key=lambda t: last["ranking"][m].index(t["trial_of"][m]))
+        runner = f"{_pct(rest[0]['val'][m]['logreg_acc'])} (trial {rest[0]['trial_of'][m]})" if rest else "–"
+        settings = ", ".join(f"{k} {v}" for k, v in w["settings"].items())
+        rows.append(f"| {SHORT[m]} | " + " + ".join(f"{r['runs']} × {r['epochs']}" for r in rungs)
+                    + f" | {rep['budget']['train_hours_so_far'][m]:.2f} | {w['trial']}: {settings} | "
+                    f"{_pct(w['val']['logreg_acc'])} | {runner} |")
+    return "\n".join(rows)
+
+
+TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs,
+          "search": search}
 
 
 if __name__ == "__main__":
