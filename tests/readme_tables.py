@@ -8,6 +8,7 @@
     python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
     python tests/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
 
+``python tests/readme_tables.py --write`` rewrites every such table in place after a new run.
 ``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
 README.md or any page under docs/, and requires the page to hold exactly that table: a figure edited
 by hand, or left behind by a new run, fails the test.
@@ -175,7 +176,38 @@ TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epo
           "search": search}
 
 
+def write_pages(root: Path = ROOT) -> list[str]:
+    """Rewrite, in README.md and every page under docs/, each table whose "Source:" line (within the six lines
+    above it) names a table command, with what that command writes now; returns the pages changed."""
+    import re
+
+    changed = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        lines, out, i = page.read_text().splitlines(), [], 0
+        while i < len(lines):
+            if not lines[i].startswith("|") or (out and out[-1].startswith("|")):
+                out.append(lines[i])
+                i += 1
+                continue
+            end = i
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            window = "\n".join(lines[max(0, i - 6):i])
+            name = re.findall(r"python tests/readme_tables\.py ([\w-]+)", window[window.rfind("Source:"):]) \
+                if "Source:" in window else []
+            out += TABLES[name[-1]](root).splitlines() if name and name[-1] in TABLES else lines[i:end]
+            i = end
+        text = "\n".join(out) + "\n"
+        if text != page.read_text():
+            page.write_text(text)
+            changed.append(str(page.relative_to(root)))
+    return changed
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in TABLES:
-        sys.exit(f"usage: python tests/readme_tables.py {{{','.join(TABLES)}}}")
-    print(TABLES[sys.argv[1]]())
+    if sys.argv[1:] == ["--write"]:
+        print("rewrote: " + (", ".join(write_pages()) or "nothing (every table is current)"))
+    elif len(sys.argv) != 2 or sys.argv[1] not in TABLES:
+        sys.exit(f"usage: python tests/readme_tables.py {{{','.join(TABLES)}}} | --write")
+    else:
+        print(TABLES[sys.argv[1]]())

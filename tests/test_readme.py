@@ -222,3 +222,20 @@ def test_generated_tables_are_compared_cell_for_cell(tmp_path):
     row[2], row[3] = row[3], row[2]  # swap two epochs' figures: both numbers exist in the file
     swapped = readme.replace(table.splitlines()[2], " | ".join(row))
     assert check(swapped, tmp_path, tracked) == ["README.md:3: differs from `python tests/readme_tables.py per-epoch`"]
+
+
+def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path):
+    # a copy of the pages and the files they cite; one headline cell edited by hand, one table without a
+    # command (prose figures) left alone: --write restores the first and keeps the second as it is
+    for rel in ["README.md", *DOCS, "params.yaml", "metrics/pixels.json", "metrics/seeds.json", "metrics/search.json",
+                *(f"plots/eval/{m}.csv" for m in readme_tables.MODELS)]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    readme = (tmp_path / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| CNN |"))
+    edited = readme.replace(row, row.replace(" % |", "9 % |", 1), 1)  # e.g. 99.05 % -> 99.059 %
+    assert edited != readme
+    (tmp_path / "README.md").write_text(edited + "\n| a | table |\n|---|---|\n| 1.5 | by hand |\n")
+    assert readme_tables.write_pages(tmp_path) == ["README.md"]
+    assert (tmp_path / "README.md").read_text() == readme + "\n| a | table |\n|---|---|\n| 1.5 | by hand |\n"
+    assert readme_tables.write_pages(tmp_path) == []
