@@ -56,11 +56,11 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     repo.env = {**repo.env, "SIAMESE_MNIST_THREADS": "1"}
     repo.commit("baseline results")  # dvc.lock in git: the queued copies start from it
     repo.dvc("exp", "run", "--queue", "-n", "margin-half", "-S", "siamese.margin=0.5")
-    repo.dvc("exp", "run", "--queue", "-n", "margin-two", "-S", "siamese.margin=2.0")
+    repo.dvc("exp", "run", "--queue", "-n", "margin-one", "-S", "siamese.margin=1.0")
     status = run_queue(repo)
     assert status.count("Success") == 2, status + repo.dvc("queue", "logs", "margin-half", check=False).stdout
 
-    for name in ("margin-half", "margin-two"):  # what DVC ran, from its own log of each task
+    for name in ("margin-half", "margin-one"):  # what DVC ran, from its own log of each task
         log = repo.dvc("queue", "logs", name).stdout
         stages = set(re.findall(r"Running stage '([^']+)'", log))
         assert stages == {"check", "sample@siamese", "train@siamese", "evaluate@siamese", "render", "animate"}, log
@@ -68,16 +68,16 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
         assert "Stage 'train@triplet' didn't change, skipping" in log
 
     show = json.loads(repo.dvc("exp", "show", "--json").stdout)
-    (half_rev, half), (_, two) = exp_metrics(show, "margin-half"), exp_metrics(show, "margin-two")
-    assert half["metrics/siamese.json"] != two["metrics/siamese.json"]
+    (half_rev, half), (_, one) = exp_metrics(show, "margin-half"), exp_metrics(show, "margin-one")
+    assert half["metrics/siamese.json"] != one["metrics/siamese.json"]
     import dvc.api  # the runtime record is a DVC output of the experiment's commit, read from the shared cache
     runtime = json.loads(dvc.api.read("metrics/runtime/siamese.json", repo=str(repo.path), rev=half_rev))
     assert runtime["threads"] == 1
-    params = json.loads(repo.dvc("params", "diff", "margin-half", "margin-two", "--json").stdout)
+    params = json.loads(repo.dvc("params", "diff", "margin-half", "margin-one", "--json").stdout)
     margin = params["params.yaml"]["siamese.margin"]
-    assert (margin["old"], margin["new"]) == (0.5, 2.0)
+    assert (margin["old"], margin["new"]) == (0.5, 1.0)
     assert set(params["params.yaml"]) == {"siamese.margin"}  # the thread count is no param
-    metrics = json.loads(repo.dvc("metrics", "diff", "margin-half", "margin-two", "--json").stdout)
+    metrics = json.loads(repo.dvc("metrics", "diff", "margin-half", "margin-one", "--json").stdout)
     assert "siamese.logreg_acc" in metrics["metrics/siamese.json"]
 
     # The README's `dvc exp show` line fits a 160-column terminal and shows the changed param and the three
@@ -87,14 +87,14 @@ def test_two_queued_experiments_run_at_once_and_diff(pipeline_repo, tmp_path):
     wide = type(repo)(repo.path, {**repo.env, "COLUMNS": "160"})
     table = wide.run(*shlex.split(line.split("  #")[0])).stdout
     assert max(len(row) for row in table.splitlines()) <= 160, table
-    assert "margin-half" in table and "margin-two" in table and "siamese.margin" in table, table
+    assert "margin-half" in table and "margin-one" in table and "siamese.margin" in table, table
     assert all(f"{m}.val.logreg_acc" in table for m in ("cnn", "siamese", "triplet")), table
     assert "siamese.logreg_acc" not in table.replace("val.logreg_acc", "") and "map_at_r" not in table, table
 
     out = tmp_path / "plots"
-    repo.dvc("plots", "diff", "margin-half", "margin-two", "-o", str(out))
+    repo.dvc("plots", "diff", "margin-half", "margin-one", "-o", str(out))
     html = (out / "index.html").read_text()
-    assert "margin-half" in html and "margin-two" in html
+    assert "margin-half" in html and "margin-one" in html
     assert "logreg_acc" in html and "Training loss per epoch" in html and "Verification ROC" in html
     assert "confusion" in html.lower()
     assert html.count('"title": "model"') >= 9 and "labelExpr" in html  # series named by model (by_model.json)
