@@ -45,6 +45,10 @@ class Repo:
     def status(self) -> dict:
         return json.loads(self.dvc("status", "--json").stdout or "{}")
 
+    def params(self) -> dict:
+        """params.yaml as the repo holds it now (tests vary a param away from its default and back)."""
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
     def set_params(self, **sections: dict) -> None:
         """Update params.yaml: a section's keys from a dict, or a top-level value (``seed=1``)."""
         path = self.path / "params.yaml"

@@ -135,9 +135,10 @@ def test_exp_show_is_readable(pipeline_repo):
 def test_every_stage_restores_from_the_run_cache(pipeline_repo, tmp_path):
     """params A -> B -> A: the second A restores every changed stage from DVC's run cache, training none."""
     repo = pipeline_repo.copy(tmp_path / "repo")
-    repo.set_params(siamese={"margin": 2.0})
+    margin = repo.params()["siamese"]["margin"]
+    repo.set_params(siamese={"margin": margin + 1.0})
     assert "train@siamese" in ran(repo.dvc("repro").stdout)
-    repo.set_params(siamese={"margin": 1.0})
+    repo.set_params(siamese={"margin": margin})
     t0 = time.monotonic()
     back = repo.dvc("repro")
     seconds = time.monotonic() - t0
@@ -156,17 +157,18 @@ def ran(repro_stdout: str) -> set[str]:
 
 def test_siamese_param_leaves_cnn_up_to_date(pipeline_repo, tmp_path):
     repo = pipeline_repo.copy(tmp_path / "repo")
-    repo.set_params(siamese={"margin": 2.0})
+    defaults = repo.params()  # each param varies away from its default, then back
+    repo.set_params(siamese={"margin": defaults["siamese"]["margin"] + 1.0})
     assert set(repo.status()) == {"check", "sample@siamese", "train@siamese"}
     # the siamese index file does not depend on the margin: its bytes are unchanged
     assert ran(repo.dvc("repro").stdout) == {"check", "sample@siamese", "train@siamese", "evaluate@siamese",
                                              "render", "animate"}
-    repo.set_params(triplet={"mining": "semihard"})
+    repo.set_params(triplet={"mining": "hardest" if defaults["triplet"]["mining"] != "hardest" else "none"})
     assert set(repo.status()) == {"check", "sample@triplet", "train@triplet"}
-    repo.set_params(triplet={"mining": "none"})
-    repo.set_params(cnn={"lr": 0.001})
+    repo.set_params(triplet={"mining": defaults["triplet"]["mining"]})
+    repo.set_params(cnn={"lr": defaults["cnn"]["lr"] / 2})
     assert set(repo.status()) == {"check", "sample@cnn", "train@cnn"}
-    repo.set_params(cnn={"lr": 0.003}, evaluate={"knn_k": 3})
+    repo.set_params(cnn={"lr": defaults["cnn"]["lr"]}, evaluate={"knn_k": defaults["evaluate"]["knn_k"] - 2})
     assert set(repo.status()) == {"check", "evaluate@cnn", "evaluate@siamese", "evaluate@triplet"}
 
 
