@@ -9,9 +9,20 @@ from siamese_mnist.config import Params, ParamsError, load_params, params_from_d
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_repo_params_load_and_match_dataclass_defaults():
-    # params.yaml is the documented default; the dataclasses must agree with it
-    assert load_params(ROOT / "params.yaml") == Params()
+def test_repo_params_are_the_dataclass_defaults_plus_the_search_winners_and_nothing_else():
+    # params.yaml = the dataclasses' built-in values (the hand-set ones from before the search) with each
+    # model's searched settings replaced by its winner in metrics/search.json: no searched value edited by
+    # hand, no other default drifting from the code
+    import dataclasses
+    import json
+
+    winners = json.loads((ROOT / "metrics/search.json").read_text())["winners"]
+    expected = Params()
+    for model, w in winners.items():
+        expected = dataclasses.replace(expected, **{model: dataclasses.replace(getattr(expected, model), **w["settings"])})
+    assert load_params(ROOT / "params.yaml") == expected
+    text = (ROOT / "params.yaml").read_text()
+    assert text.count("# searched: trial ") == sum(len(w["settings"]) for w in winners.values())
 
 
 @pytest.mark.parametrize("patch, message", [
