@@ -61,3 +61,9 @@ def test_the_picture_and_the_queue_command():
     png = picture(emb, [5, 6, 7, 8, 9])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert queue_sets(3, [5, 6]) == ["seed=3", "data.holdout_classes=[5,6]"]
+
+
+def test_too_few_runs_say_how_to_get_them():
+    with pytest.raises(ReportError, match=r"^1 unseen-classes run\(s\) found \(held out: \[5, 6, 7, 8, 9\]\); the report "
+                                          r"needs at least 2 seeds: python -m siamese_mnist unseen queue, then"):
+        summarise(RUNS[:1], [5, 6, 7, 8, 9])

@@ -59,7 +59,8 @@ def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MOD
     """Per model and for the pixels: each held-out metric's interval over the runs; model - pixels and
     model - CNN paired by seed."""
     if len(runs) < 2:
-        raise ReportError(f"{len(runs)} run(s) found; a spread needs at least 2 seeds")
+        raise ReportError(f"{len(runs)} unseen-classes run(s) found (held out: {holdout}); the report needs at least 2 "
+                          "seeds: python -m siamese_mnist unseen queue, then SIAMESE_MNIST_THREADS=1 dvc queue start -j 2")
     missing = [r.name for r in runs if not all(k in r.pixels and r.pixels[k] is not None for k in METRICS)]
     if missing:
         raise ReportError(f"{missing[0]}: metrics/pixels.json has no held-out figures; rerun its baseline_pixels stage")
