@@ -52,5 +52,7 @@ case "$what" in
     dvc exp show --no-pager --only-changed --drop 'Created|params.yaml|.*/|pixels|\w+\.(val\.)?(logreg|knn|roc|pair|map|precision|oneshot|silhouette|epoch|train_loss)' --keep '\w+\.val\.logreg_acc' ;;
   test)
     shift || true
-    exec python -m pytest "$@" ;;
+    # One worker per core (pytest-xdist); each worker's tests and pipelines use one thread (tests/conftest.py).
+    # Idle workers take queued tests from busy ones (worksteal): the long integration tests don't pile up on one.
+    exec python -m pytest -n auto --dist worksteal "$@" ;;
 esac

@@ -10,6 +10,12 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist (`bash run.sh test`: one worker per core) each worker, in process and in the pipelines
+# it starts, uses one thread: two workers on two cores, not four threads fighting over them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("SIAMESE_MNIST_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SIAMESE_MNIST_TEST_DATA", ROOT.parent / "shared" / "data"))
 
