@@ -53,6 +53,6 @@ case "$what" in
   test)
     shift || true
     # One worker per core (pytest-xdist); each worker's tests and pipelines use one thread (tests/conftest.py).
-    # Idle workers take queued tests from busy ones (worksteal): the long integration tests don't pile up on one.
-    exec python -m pytest -n auto --dist worksteal "$@" ;;
+    # Each worker takes the next test as it frees up; the longest go first (tests/conftest.py: LONG_TESTS).
+    exec python -m pytest -n auto --dist load "$@" ;;
 esac

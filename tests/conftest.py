@@ -67,3 +67,27 @@ def serve():
     for srv in servers:
         srv.shutdown()
         srv.server_close()
+
+
+# Seconds each long test took on 2 cores under `bash run.sh test` (pytest --durations, 2026-12-01). The suite
+# runs longest first: with `--dist load` each worker takes the next test as it frees up, so the long ones start
+# at once on different workers and the short ones fill in around them (listed in order, they would meet at
+# the end on one worker). A test not listed keeps its place after these; a wrong figure only costs minutes.
+LONG_TESTS = {
+    "test_the_search_runs_from_two_machines_and_selects_on_validation": 400,
+    "test_seed_report_gathers_the_replicates_of_head_and_nothing_else": 210,
+    "test_folder_dataset_end_to_end": 190,
+    "test_unseen_runs_are_found_by_their_lock_and_reported_against_the_pixels": 185,
+    "test_two_queued_experiments_run_at_once_and_diff": 125,
+    "test_bad_params_fail_in_check_before_dvc_touches_any_output": 115,
+    "test_fashion_mnist_end_to_end": 115,
+    "test_two_clean_runs_give_the_same_output_hashes": 100,
+    "test_sigkill_during_epoch_2_then_resume_is_byte_identical": 70,
+    "test_every_stage_restores_from_the_run_cache": 70,
+    "test_siamese_param_leaves_cnn_up_to_date": 60,
+    "test_held_out_classes_and_validation_images_are_in_no_training_file": 50,
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    items.sort(key=lambda item: -LONG_TESTS.get(item.originalname, 0))  # stable: the rest keep their order

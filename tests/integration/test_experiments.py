@@ -32,12 +32,17 @@ def start_queue(repo, jobs: int = 2) -> None:
 
 
 def run_queue(repo, timeout: float = 600) -> str:
-    """Start the workers and wait until no task is queued or running; the last `dvc queue status`.
+    """Start the workers and wait until no task is queued or running; the last `dvc queue status`."""
+    start_queue(repo)
+    return wait_queue(repo, timeout)
+
+
+def wait_queue(repo, timeout: float = 600) -> str:
+    """Wait until no task of ``repo``'s queue is queued or running; the last `dvc queue status`.
 
     DVC's workers may exit while a task is still queued (treeverse/dvc#10562); as its users do,
     start them again when that happens.
     """
-    start_queue(repo)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = repo.dvc("queue", "status").stdout

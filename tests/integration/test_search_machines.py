@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 from conftest import Repo
-from test_experiments import run_queue
+from test_experiments import run_queue, start_queue, wait_queue
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def search(repo: Repo, *args: str) -> str:
     return repo.run(repo.env["PYTHON"], "-m", "siamese_mnist", "search", *args).stdout
 
 
-@pytest.mark.timeout(1800)  # three tiny experiments, one after another (about 90 s each on 2 cores), and pushes
+@pytest.mark.timeout(1800)  # three tiny experiments, two at once then one (about 90 s each on 2 cores), and pushes
 def test_the_search_runs_from_two_machines_and_selects_on_validation(pipeline_repo, tmp_path):
     import sys
 
@@ -50,11 +50,13 @@ def test_the_search_runs_from_two_machines_and_selects_on_validation(pipeline_re
     b = Repo(b_dir, a.env)
     b.dvc("pull")
 
-    # each machine its share of rung 0, then push its experiments and their runs
+    # each machine its share of rung 0, both at once, then each pushes its experiments and their runs
     for repo, share, name in ((a, "1/2", "search-r0-t01"), (b, "2/2", "search-r0-t02")):
         queued = search(repo, "queue", "--share", share)
         assert re.findall(r"-n (search-\S+)", queued) == [name]
-        assert "Success" in run_queue(repo, timeout=1500)
+        start_queue(repo)
+    for repo in (a, b):
+        assert "Success" in wait_queue(repo, timeout=1500)
         repo.dvc("exp", "push", "origin", "-A", "--run-cache")
     assert "0 run(s)" in a.run(a.env["PYTHON"], "-m", "siamese_mnist", "search", "queue", "--share", "1/2").stderr
 
