@@ -53,6 +53,7 @@ case "$what" in
   test)
     shift || true
     # One worker per core (pytest-xdist); each worker's tests and pipelines use one thread (tests/conftest.py).
-    # Each worker takes the next test as it frees up; the longest go first (tests/conftest.py: LONG_TESTS).
-    exec python -m pytest -n auto --dist load "$@" ;;
+    # Each worker takes the next test as it frees up (one at a time: the default hands each worker a quarter
+    # of the suite up front, which put every long test on one worker); the longest go first (LONG_TESTS).
+    exec python -m pytest -n auto --dist load --maxschedchunk 1 "$@" ;;
 esac
