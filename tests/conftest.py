@@ -91,3 +91,11 @@ LONG_TESTS = {
 
 def pytest_collection_modifyitems(items) -> None:
     items.sort(key=lambda item: -LONG_TESTS.get(item.originalname, 0))  # stable: the rest keep their order
+
+
+def pytest_configure(config) -> None:
+    # Under xdist only the workers collect, so a mistyped path would end in a bare "no tests ran": say which.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        for arg in config.args:
+            if not (config.invocation_params.dir / arg.split("::")[0]).exists():
+                raise pytest.UsageError(f"file or directory not found: {arg}")
