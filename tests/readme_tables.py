@@ -7,6 +7,7 @@
     python tests/readme_tables.py seeds       # the seeds report: final metrics over replicates
     python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
     python tests/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
+    python tests/readme_tables.py unseen      # the unseen-digits report: each model and the pixels, and model − pixels
 
 ``python tests/readme_tables.py --write`` rewrites every such table in place after a new run.
 ``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
@@ -172,8 +173,25 @@ def search(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
+UNSEEN_METRICS = (("oneshot_holdout_acc", "5-way one-shot, %", 100, 2), ("holdout_map_at_r", "MAP@R, %", 100, 2),
+                  ("holdout_roc_auc", "verification ROC-AUC", 1, 4))
+
+
+def unseen(root: Path = ROOT) -> str:
+    """The unseen-digits report: each model and the raw pixels, then each model minus the pixels (same seed)."""
+    rep = json.loads((root / "metrics/unseen.json").read_text())
+    cols = ["pixels", *MODELS]
+    diffs = [f"{m} - pixels" for m in MODELS]
+    rows = ["| metric (held-out digits, test) | raw pixels | " + " | ".join(SHORT[m] for m in MODELS) + " | "
+            + " | ".join(f"{SHORT[m]} − pixels" for m in MODELS) + " |", "|---" * (1 + len(cols) + len(diffs)) + "|"]
+    for key, label, scale, digits in UNSEEN_METRICS:
+        rows.append(f"| {label} | " + " | ".join(_ci(rep["final"][c][key], scale, digits) for c in cols) + " | "
+                    + " | ".join(_ci(rep["paired"][d][key], scale, digits, signed=True) for d in diffs) + " |")
+    return "\n".join(rows)
+
+
 TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs,
-          "search": search}
+          "search": search, "unseen": unseen}
 
 
 def write_pages(root: Path = ROOT) -> list[str]:

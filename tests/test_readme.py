@@ -15,6 +15,7 @@ so such a figure cannot be checked), and every relative link leads to a file tha
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -239,3 +240,26 @@ def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path)
     assert readme_tables.write_pages(tmp_path) == ["README.md"]
     assert (tmp_path / "README.md").read_text() == readme + "\n| a | table |\n|---|---|\n| 1.5 | by hand |\n"
     assert readme_tables.write_pages(tmp_path) == []
+
+
+def test_unseen_table_puts_pixels_models_then_each_model_minus_pixels(tmp_path):
+    """Cells are mean ± sd [95 % interval] from metrics/unseen.json, in percent for accuracy and MAP@R, the
+    differences signed; a report of one seed has no sd and shows the mean alone."""
+    def cell(mean, sd=None, lo=None, hi=None):
+        return {"n": 2, "mean": mean, "sd": sd, "ci95": None if sd is None else [lo, hi]}
+
+    keys = ("oneshot_holdout_acc", "holdout_map_at_r", "holdout_roc_auc")
+    final = {c: {k: cell(0.5) for k in keys} for c in ("pixels", *readme_tables.MODELS)}
+    paired = {f"{m} - pixels": {k: cell(0.0) for k in keys} for m in readme_tables.MODELS}
+    final["pixels"]["oneshot_holdout_acc"] = cell(0.6512, 0.0123, 0.62, 0.68)
+    final["siamese"]["holdout_roc_auc"] = cell(0.91234, 0.00456, 0.9, 0.92468)
+    paired["triplet - pixels"]["oneshot_holdout_acc"] = cell(-0.0311, 0.004, -0.04, -0.0222)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/unseen.json").write_text(json.dumps({"final": final, "paired": paired}))
+    rows = readme_tables.unseen(tmp_path).splitlines()
+    assert rows[0] == ("| metric (held-out digits, test) | raw pixels | CNN | Siamese | Triplet | CNN − pixels "
+                       "| Siamese − pixels | Triplet − pixels |")
+    assert rows[2] == ("| 5-way one-shot, % | 65.12 ± 1.23 [62.00, 68.00] | 50.00 | 50.00 | 50.00 | +0.00 | +0.00 "
+                       "| -3.11 ± 0.40 [-4.00, -2.22] |")
+    assert rows[4] == ("| verification ROC-AUC | 0.5000 | 0.5000 | 0.9123 ± 0.0046 [0.9000, 0.9247] | 0.5000 | +0.0000 "
+                       "| +0.0000 | +0.0000 |")
