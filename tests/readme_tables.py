@@ -111,12 +111,12 @@ def _seeds(root: Path) -> dict:
 
 
 def _ci(s: dict, scale: float, digits: int, signed: bool = False) -> str:
-    """mean ± sd [95 % interval] of one report cell."""
+    """mean ± sd [95 % interval] of one report cell; '*' marks an end clipped to the metric's range."""
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
     text = f.format(scale * s["mean"])
     if s.get("sd") is not None:
-        lo, hi = s["ci95"]
-        text += f" ± {scale * s['sd']:.{digits}f} [{f.format(scale * lo)}, {f.format(scale * hi)}]"
+        lo, hi = (f.format(scale * v) + ("*" if c else "") for v, c in zip(s["ci95"], s.get("clipped", (0, 0))))
+        text += f" ± {scale * s['sd']:.{digits}f} [{lo}, {hi}]"
     return text
 
 

@@ -228,7 +228,7 @@ def test_generated_tables_are_compared_cell_for_cell(tmp_path):
 def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path):
     # a copy of the pages and the files they cite; one headline cell edited by hand, one table without a
     # command (prose figures) left alone: --write restores the first and keeps the second as it is
-    for rel in ["README.md", *DOCS, "params.yaml", "metrics/pixels.json", "metrics/seeds.json", "metrics/search.json",
+    for rel in ["README.md", *DOCS, "params.yaml", "metrics/pixels.json", "metrics/seeds.json", "metrics/search.json", "metrics/unseen.json",
                 *(f"plots/eval/{m}.csv" for m in readme_tables.MODELS)]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
@@ -244,7 +244,7 @@ def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path)
 
 def test_unseen_table_puts_pixels_models_then_each_model_minus_pixels(tmp_path):
     """Cells are mean ± sd [95 % interval] from metrics/unseen.json, in percent for accuracy and MAP@R, the
-    differences signed; a report of one seed has no sd and shows the mean alone."""
+    differences signed, a clipped end starred; a report of one seed has no sd and shows the mean alone."""
     def cell(mean, sd=None, lo=None, hi=None):
         return {"n": 2, "mean": mean, "sd": sd, "ci95": None if sd is None else [lo, hi]}
 
@@ -252,7 +252,7 @@ def test_unseen_table_puts_pixels_models_then_each_model_minus_pixels(tmp_path):
     final = {c: {k: cell(0.5) for k in keys} for c in ("pixels", *readme_tables.MODELS)}
     paired = {f"{m} - pixels": {k: cell(0.0) for k in keys} for m in readme_tables.MODELS}
     final["pixels"]["oneshot_holdout_acc"] = cell(0.6512, 0.0123, 0.62, 0.68)
-    final["siamese"]["holdout_roc_auc"] = cell(0.91234, 0.00456, 0.9, 0.92468)
+    final["siamese"]["holdout_roc_auc"] = {**cell(0.91234, 0.00456, 0.9, 1.0), "clipped": [False, True]}
     paired["triplet - pixels"]["oneshot_holdout_acc"] = cell(-0.0311, 0.004, -0.04, -0.0222)
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics/unseen.json").write_text(json.dumps({"final": final, "paired": paired}))
@@ -261,5 +261,5 @@ def test_unseen_table_puts_pixels_models_then_each_model_minus_pixels(tmp_path):
                        "| Siamese − pixels | Triplet − pixels |")
     assert rows[2] == ("| 5-way one-shot, % | 65.12 ± 1.23 [62.00, 68.00] | 50.00 | 50.00 | 50.00 | +0.00 | +0.00 "
                        "| -3.11 ± 0.40 [-4.00, -2.22] |")
-    assert rows[4] == ("| verification ROC-AUC | 0.5000 | 0.5000 | 0.9123 ± 0.0046 [0.9000, 0.9247] | 0.5000 | +0.0000 "
+    assert rows[4] == ("| verification ROC-AUC | 0.5000 | 0.5000 | 0.9123 ± 0.0046 [0.9000, 1.0000*] | 0.5000 | +0.0000 "
                        "| +0.0000 | +0.0000 |")
