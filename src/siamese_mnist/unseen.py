@@ -124,7 +124,8 @@ def picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout: list[
                 ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
             ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
                    title=f"{model}: {what}", xticks=[], yticks=[])
-            ax.legend(markerscale=8, fontsize=7, loc="upper right")
+            if j == len(embeddings) - 1:  # one legend per row, beside it: inside, it hid a cluster
+                ax.legend(markerscale=8, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), title="digit")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
