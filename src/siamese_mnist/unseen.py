@@ -118,7 +118,7 @@ def picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout: list[
         pad = 0.05 * (hi - lo)
         for i, (mask, what) in enumerate(((~unseen, "seen digits"), (unseen, "unseen digits"))):
             ax = axes[i, j]
-            ax.scatter(x[~unseen, 0], x[~unseen, 1], s=1, c="0.85", linewidths=0)  # the seen digits, for reference
+            ax.scatter(x[~unseen, 0], x[~unseen, 1], s=1, c="#dde6ee", linewidths=0)  # seen digits, pale: not the 7s' grey
             for c in np.unique(labels[mask]):
                 pts = x[labels == c]
                 ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
