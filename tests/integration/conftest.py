@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", "data/images"]
@@ -111,8 +112,20 @@ def new_repo(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def pipeline_repo(tmp_path_factory, mnist_dir) -> Repo:
-    """The whole tiny pipeline, reproduced once with the real `dvc repro`; copy it before changing it."""
-    repo = make_repo(tmp_path_factory.mktemp("pipeline") / "repo", str(mnist_dir))
-    repo.dvc("repro")
-    return repo
+def pipeline_repo(tmp_path_factory, mnist_dir, worker_id) -> Repo:
+    """The whole tiny pipeline, reproduced once with the real `dvc repro`; copy it before changing it.
+
+    Under pytest-xdist the first worker to ask builds it (about 100 CPU-seconds, mostly imports) in the run's
+    shared temporary folder, and every worker takes its own copy, in which it may run dvc.
+    """
+    if worker_id == "master":
+        repo = make_repo(tmp_path_factory.mktemp("pipeline") / "repo", str(mnist_dir))
+        repo.dvc("repro")
+        return repo
+    shared = tmp_path_factory.getbasetemp().parent / "pipeline"  # one folder per run, beside the workers'
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "built").exists():
+            shutil.rmtree(shared, ignore_errors=True)  # what a worker's failed build left
+            make_repo(shared / "repo", str(mnist_dir)).dvc("repro")
+            (shared / "built").touch()
+    return Repo(shared / "repo", base_env(str(mnist_dir))).copy(tmp_path_factory.mktemp("pipeline") / "repo")
