@@ -67,3 +67,12 @@ def test_too_few_runs_say_how_to_get_them():
     with pytest.raises(ReportError, match=r"^1 unseen-classes run\(s\) found \(held out: \[5, 6, 7, 8, 9\]\); the report "
                                           r"needs at least 2 seeds: python -m siamese_mnist unseen queue, then"):
         summarise(RUNS[:1], [5, 6, 7, 8, 9])
+
+
+def test_a_bad_holdout_list_is_one_line_naming_the_value(capsys):
+    from siamese_mnist.unseen import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--holdout", "5,x"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2
+    assert err.endswith("argument --holdout: '5,x' is not a comma-separated list of class numbers, e.g. 5,6,7,8,9")

@@ -150,6 +150,14 @@ def run_embeddings(run: Run, models: tuple[str, ...] = MODELS) -> dict[str, tupl
     return out
 
 
+def digit_list(text: str) -> list[int]:
+    """--holdout's value, e.g. ``5,6,7``; argparse turns the error into a one-line exit 2."""
+    try:
+        return [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of class numbers, e.g. 5,6,7,8,9")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m siamese_mnist unseen", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -165,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--picture-out", default="plots/unseen.png")
     r.add_argument("--replicates", default="metrics/unseen")
     for p in (q, r):
-        p.add_argument("--holdout", type=lambda s: [int(c) for c in s.split(",")], default=UNSEEN,
+        p.add_argument("--holdout", type=digit_list, default=UNSEEN,
                        help="the held-out classes, comma-separated (default 5,6,7,8,9)")
     args = ap.parse_args(argv)
     from .io import DiskFullError, write_bytes, write_json

@@ -118,14 +118,17 @@ def pipeline_repo(tmp_path_factory, mnist_dir, worker_id) -> Repo:
     Under pytest-xdist the first worker to ask builds it (about 100 CPU-seconds, mostly imports) in the run's
     shared temporary folder, and every worker takes its own copy, in which it may run dvc.
     """
-    if worker_id == "master":
-        repo = make_repo(tmp_path_factory.mktemp("pipeline") / "repo", str(mnist_dir))
+    def build(path: Path) -> Repo:
+        repo = make_repo(path, str(mnist_dir))
         repo.dvc("repro")
         return repo
+
+    if worker_id == "master":
+        return build(tmp_path_factory.mktemp("pipeline") / "repo")
     shared = tmp_path_factory.getbasetemp().parent / "pipeline"  # one folder per run, beside the workers'
     with FileLock(f"{shared}.lock"):
         if not (shared / "built").exists():
             shutil.rmtree(shared, ignore_errors=True)  # what a worker's failed build left
-            make_repo(shared / "repo", str(mnist_dir)).dvc("repro")
+            build(shared / "repo")
             (shared / "built").touch()
     return Repo(shared / "repo", base_env(str(mnist_dir))).copy(tmp_path_factory.mktemp("pipeline") / "repo")
