@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,23 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from siamese_mnist.config import MODELS, ModelConfig, Params, TripletConfig  # noqa: E402
-from siamese_mnist.data import download, load_split, sources_for  # noqa: E402
+from siamese_mnist.datasets.fetch import download, sources_for  # noqa: E402
+from siamese_mnist.datasets.splits import load_split  # noqa: E402
 from siamese_mnist.evaluation import evaluate_epoch  # noqa: E402
 from siamese_mnist.losses import batch_triplet_loss, contrastive_loss  # noqa: E402
 from siamese_mnist.models import MODEL_CLASSES, build_model  # noqa: E402
 from siamese_mnist.pairs import make_epoch_pairs, make_test_pairs  # noqa: E402
-from siamese_mnist.runtime import (cpu_features, cpu_name, native_bf16, resolve_device, set_threads,  # noqa: E402
-                                   tune_malloc)
-from siamese_mnist.training import (Normalizer, Schedule, TrainingData, _epoch_offsets, embed,  # noqa: E402
-                                    shift_images, to_device_images, train)
+from siamese_mnist.runtime import cpu_features, cpu_name, native_bf16, resolve_device, set_threads, tune_malloc
+from siamese_mnist.training import (  # noqa: E402
+    Normalizer,
+    Schedule,
+    TrainingData,
+    embed,
+    epoch_offsets,
+    shift_images,
+    to_device_images,
+    train,
+)
 
 KEYS = ["speedup_vs_naive_cnn", "speedup_vs_naive_siamese", "speedup_vs_naive_triplet", "overhead_fraction",
         "siamese_cnn_epoch_ratio", "triplet_cnn_epoch_ratio", "flops_fraction_of_matmul", "bf16_speedup",
@@ -159,7 +166,7 @@ def data_path_s(name: str, images: np.ndarray, labels: np.ndarray, device: torch
     x = to_device_images(images, device)
     norm, cfg = Normalizer.fit(images), _config(name)
     items = torch.from_numpy(np.ascontiguousarray(_index(name, labels, 1)["items"][0])).to(device).long()
-    offsets = _epoch_offsets(items.shape[0], items.shape[1], cfg, 0, 1).to(device)
+    offsets = epoch_offsets(items.shape[0], items.shape[1], cfg, 0, 1).to(device)
     times = []
     for _ in range(reps):
         sync(device)

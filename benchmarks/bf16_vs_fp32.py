@@ -26,8 +26,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from siamese_mnist.config import MODELS  # noqa: E402
-from siamese_mnist.replicates import RepoReader, ReportError, find_runs  # noqa: E402
-from siamese_mnist.seeds import interval  # noqa: E402
+from siamese_mnist.studies.experiments import RepoReader  # noqa: E402
+from siamese_mnist.studies.replicates import ReportError, find_runs  # noqa: E402
+from siamese_mnist.studies.stats import interval  # noqa: E402
 
 METRICS = ("val_logreg_acc", "val_map_at_r", "logreg_acc", "map_at_r")
 

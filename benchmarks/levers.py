@@ -34,11 +34,10 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")  # per-epoch bars would bury the table
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench  # its training-step timer and settings: one definition of both
-
     import torch
 
-    from siamese_mnist.data import load_split
+    import bench  # its training-step timer and settings: one definition of both
+    from siamese_mnist.datasets.splits import load_split
     from siamese_mnist.runtime import available_cores, cpu_features, cpu_name, native_bf16, tune_malloc
 
     tune_malloc()

@@ -4,10 +4,9 @@ import argparse
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
-
+from siamese_mnist.atomic import atomic_folder, load_npz, write_bytes
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import load_class_names
-from siamese_mnist.io import atomic_folder, load_npz, write_bytes
+from siamese_mnist.datasets.splits import load_class_names
 from siamese_mnist.plotting import animation
 from siamese_mnist.runtime import run_stage
 

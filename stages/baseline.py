@@ -6,13 +6,13 @@ The same seeded episodes and the same retrieval protocol as the models' evaluate
 
 import argparse
 
-import _bootstrap  # noqa: F401
 import numpy as np
 
+import _bootstrap  # noqa: F401
+from siamese_mnist.atomic import write_json
 from siamese_mnist.config import load_params
-from siamese_mnist.data import load_subset
+from siamese_mnist.datasets.splits import load_subset
 from siamese_mnist.evaluation import HEADLINE_HOLDOUT, holdout_metrics, oneshot_metrics, retrieval
-from siamese_mnist.io import write_json
 from siamese_mnist.runtime import run_stage
 
 METRICS = ("precision_at_1", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")

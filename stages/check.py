@@ -10,12 +10,9 @@ never makes another stage rerun.
 import argparse
 
 import _bootstrap  # noqa: F401
-
-from siamese_mnist import limits
+from siamese_mnist.atomic import write_bytes
+from siamese_mnist.checks import check_params
 from siamese_mnist.config import load_params
-from siamese_mnist.data import class_names
-from siamese_mnist.folder import scan
-from siamese_mnist.io import write_bytes
 from siamese_mnist.runtime import run_stage
 
 
@@ -24,14 +21,7 @@ def main() -> None:
     ap.add_argument("params")
     ap.add_argument("out")
     args = ap.parse_args()
-    p = load_params(args.params)
-    if p.data.dataset == "folder":
-        found = scan(p.data.root)
-        counts, classes = limits.scanned_class_counts(found.files, len(found.classes), p.data.root), found.classes
-        p.data.validate_for(int(counts.train.sum()), int(counts.test.sum()), len(classes))
-    else:
-        counts, classes = limits.idx_class_counts(p.data.dataset), class_names(p.data.dataset)
-    limits.check(p, counts, classes, p.data.image_size)
+    check_params(load_params(args.params))
     write_bytes(args.out, b"params valid\n")
 
 

@@ -10,10 +10,10 @@ import argparse
 import logging
 
 import _bootstrap  # noqa: F401
-
 from siamese_mnist.config import load_params
-from siamese_mnist.data import DataError, download, sources_for
-from siamese_mnist.folder import ingest
+from siamese_mnist.datasets.fetch import download, sources_for
+from siamese_mnist.datasets.folder import ingest
+from siamese_mnist.errors import DataError
 from siamese_mnist.runtime import run_stage
 
 
@@ -26,7 +26,7 @@ def main() -> None:
     params = load_params(args.params)
     try:
         if params.data.dataset == "folder":
-            ingest(params.data.root, args.out_dir, params.data.image_size, check_sizes=params.data.validate_for)
+            ingest(params.data.root, args.out_dir, params.data.image_size)
             return
         sources = sources_for(params.data.dataset)
         logging.getLogger(__name__).info("sources: %s", ", ".join(sources))

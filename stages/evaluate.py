@@ -4,12 +4,13 @@ ROC curve and confusion matrix DVC plots. The probe's C and the threshold are ch
 
 import argparse
 
-import _bootstrap  # noqa: F401
 import pandas as pd
 
+import _bootstrap  # noqa: F401
+from siamese_mnist.atomic import load_npz, write_csv, write_json
 from siamese_mnist.config import MODELS, load_params
 from siamese_mnist.evaluation import HEADLINE, HEADLINE_HOLDOUT, HEADLINE_VAL, evaluate_run
-from siamese_mnist.io import load_npz, write_csv, write_json
+from siamese_mnist.probe import probe_record
 from siamese_mnist.runtime import run_stage
 
 
@@ -36,9 +37,8 @@ def main() -> None:
     write_csv(args.per_epoch_out, report.table)
     write_csv(args.roc_out, report.roc)
     write_csv(args.confusion_out, report.predictions)
-    write_json(args.probe_out, {"logreg": report.logreg, "logreg_c": float(final["logreg_c"]),
-                                "threshold": report.threshold,
-                                "logreg_acc": [round(float(a), 6) for a in report.table["logreg_acc"]]})
+    write_json(args.probe_out, probe_record(report.logreg, final["logreg_c"], report.threshold,
+                                            report.table["logreg_acc"]))
     write_json(args.metrics_out, {args.model: headline})
 
 

@@ -4,11 +4,12 @@ import argparse
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
-
-from siamese_mnist.config import MODELS, ParamsError, load_params
-from siamese_mnist.data import load_class_names
-from siamese_mnist.io import atomic_folder, load_npz, read_json, write_bytes
+from siamese_mnist.atomic import atomic_folder, load_npz, write_bytes
+from siamese_mnist.config import MODELS, load_params
+from siamese_mnist.datasets.splits import load_class_names
+from siamese_mnist.errors import ParamsError
 from siamese_mnist.plotting import ModelRun, comparison_grid, write_epoch_images
+from siamese_mnist.probe import read_probe
 from siamese_mnist.runtime import run_stage
 
 
@@ -31,7 +32,7 @@ def main() -> None:
         beyond = [e for e in p.render.epochs if e > last]
         if beyond:
             raise ParamsError(f"render.epochs: epoch {beyond[0]} is beyond the {last} epochs dumped in {emb_path}")
-        probe = read_json(Path(args.probe_dir) / f"{name}_probe.json")
+        probe = read_probe(Path(args.probe_dir) / f"{name}_probe.json")
         runs.append(ModelRun(name, emb["test"], emb["test_labels"], dict(enumerate(probe["logreg_acc"])),
                              probe["logreg"]))
     names = load_class_names(args.raw_dir, p.data.dataset)

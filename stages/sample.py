@@ -10,10 +10,9 @@ import logging
 import time
 
 import _bootstrap  # noqa: F401
-
+from siamese_mnist.atomic import write_npz
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.data import check_dataset, load_train_val, training_pool
-from siamese_mnist.io import write_npz
+from siamese_mnist.datasets.splits import load_train_val, training_pool
 from siamese_mnist.models import MODEL_CLASSES
 from siamese_mnist.runtime import run_stage
 
@@ -28,7 +27,6 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    check_dataset(args.raw_dir, p.data)
     (_, labels), _ = load_train_val(args.raw_dir, p.data.train_limit, p.data.val_size, p.seed)
     t0 = time.perf_counter()
     pool = training_pool(labels, p.data.holdout_classes)

@@ -5,10 +5,9 @@ import argparse
 from pathlib import Path
 
 import _bootstrap  # noqa: F401
-
+from siamese_mnist.atomic import save_checkpoint, write_json, write_npz
 from siamese_mnist.checkpointing import model_record, package_files, train_resumably
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.io import save_checkpoint, write_json, write_npz
 from siamese_mnist.live import runtime_summary
 from siamese_mnist.runtime import run_stage, seed_everything, setup_machine
 from siamese_mnist.training import prepare_training

@@ -40,7 +40,7 @@ def fashion_dir() -> Path:
 @pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory, mnist_dir) -> Path:
     """The verified, uncompressed IDX files, as the download stage writes them."""
-    from siamese_mnist.data import download
+    from siamese_mnist.datasets.fetch import download
     out = tmp_path_factory.mktemp("raw") / "raw"
     download("mnist", out, [str(mnist_dir)])
     return out

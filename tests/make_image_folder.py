@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from siamese_mnist.data import class_names, parse_idx  # noqa: E402
+from siamese_mnist.datasets.catalog import class_names  # noqa: E402
+from siamese_mnist.datasets.idx import parse_idx  # noqa: E402
 
 
 def main() -> None:

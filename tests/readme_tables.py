@@ -25,6 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 from siamese_mnist.config import MODELS  # noqa: E402 - the one model list
+
 MINING = {"none": "random triplets", "semihard": "semi-hard negatives", "hardest": "hardest negatives"}
 
 

@@ -41,7 +41,7 @@ def declared_deps(stage: str) -> list[str]:
 def param_value(key: str):
     """The value of ``key`` (a section, or a dotted path like ``data.val_size``) in params.yaml, read as the
     stages read it (``1e-05`` a number)."""
-    from siamese_mnist.config import read_yaml
+    from siamese_mnist.typed_yaml import read_yaml
 
     value = read_yaml((ROOT / "params.yaml").read_text())
     for part in key.split("."):

@@ -21,7 +21,7 @@ def bench():
 
 
 def test_every_model_is_timed_and_the_data_path_apart(bench, raw_dir):
-    from siamese_mnist.data import load_split
+    from siamese_mnist.datasets.splits import load_split
 
     images, labels = load_split(raw_dir, "train")
     images, labels = images[:512], labels[:512]
@@ -40,7 +40,7 @@ def test_fixed_costs_are_measured_at_the_default_sizes(bench):
 
 
 def test_the_op_profile_splits_a_step_into_its_categories(bench, raw_dir):
-    from siamese_mnist.data import load_split
+    from siamese_mnist.datasets.splits import load_split
 
     images, labels = load_split(raw_dir, "train")
     shares = bench.op_profile("cnn", images[:256], labels[:256], torch.device("cpu"))

@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
+from siamese_mnist.atomic import save_checkpoint
 from siamese_mnist.checkpointing import training_config
 from siamese_mnist.compare import load_image
 from siamese_mnist.compare import main as compare_main
 from siamese_mnist.config import ModelConfig, Params
-from siamese_mnist.data import load_split
-from siamese_mnist.io import save_checkpoint
+from siamese_mnist.datasets.splits import load_split
 from siamese_mnist.models import build_model
 
 SMALL = ModelConfig(conv_channels=(4, 8), hidden=16)

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from siamese_mnist.config import Params, ParamsError, load_params, params_from_dict
+from siamese_mnist.config import Params, load_params, params_from_dict
+from siamese_mnist.errors import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,11 @@ import shutil
 import numpy as np
 import pytest
 
-from siamese_mnist.data import (DATASETS, DataError, download, fetch_from, gunzip, load_split, parse_idx,
-                                split_validation, sources_for, stratified_subset, verify)
+from siamese_mnist.datasets.catalog import DATASETS
+from siamese_mnist.datasets.fetch import download, fetch_from, gunzip, sources_for, verify
+from siamese_mnist.datasets.idx import parse_idx
+from siamese_mnist.datasets.splits import load_split, split_validation, stratified_subset
+from siamese_mnist.errors import DataError
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

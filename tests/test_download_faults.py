@@ -15,7 +15,8 @@ import zlib
 
 import pytest
 
-from siamese_mnist.data import DataError, download, gunzip
+from siamese_mnist.datasets.fetch import download, gunzip
+from siamese_mnist.errors import DataError
 
 
 def handler_for(mnist_dir, fault):
@@ -112,7 +113,8 @@ def streaming_handler(chunks):
 # MemoryError rather than in a machine out of memory; it prints the error, the seconds and the peak memory growth
 CHILD = """
 import json, resource, sys, time, tracemalloc
-from siamese_mnist.data import DataError, download
+from siamese_mnist.datasets.fetch import download
+from siamese_mnist.errors import DataError
 out, sources, kwargs = json.loads(sys.argv[1])
 room = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize() + (640 << 20)
 resource.setrlimit(resource.RLIMIT_AS, (room, room))

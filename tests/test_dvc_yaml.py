@@ -13,24 +13,38 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "siamese_mnist"
 
 
+def _package_of(path: Path) -> str | None:
+    """The dotted package a source file of ``src/`` belongs to (``siamese_mnist.datasets``), None outside it."""
+    try:
+        parts = path.relative_to(ROOT / "src").parts
+    except ValueError:
+        return None
+    return ".".join(parts[:-1])
+
+
+def _is_module(name: str) -> bool:
+    where = ROOT / "src" / Path(*name.split("."))
+    return where.with_suffix(".py").exists() or (where / "__init__.py").exists()
+
+
 def _imported_modules(path: Path) -> set[str]:
     """Package modules ``path`` imports anywhere (top level or inside functions), as dotted names."""
     tree = ast.parse(path.read_text())
     found = set()
-    own = path.parent.name == PACKAGE
+    package = _package_of(path)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom):
-            if node.level and own:  # from .x import y / from . import x
-                base = PACKAGE if not node.module else f"{PACKAGE}.{node.module}"
+            if node.level and package:  # from .x import y, from ..x import y, from . import x
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
             elif node.module and node.module.split(".")[0] == PACKAGE:
                 base = node.module
             else:
                 continue
             found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names
-                         if (ROOT / "src" / Path(*base.split("."), f"{a.name}.py")).exists())
+            found.update(f"{base}.{a.name}" for a in node.names if _is_module(f"{base}.{a.name}"))
     return found
 
 
@@ -50,8 +64,10 @@ def transitive_files(script: Path) -> set[str]:
             continue
         seen.add(rel)
         for name in _imported_modules(path):
+            parts = name.split(".")
             todo.append(_module_file(name))
-            todo.append(_module_file(PACKAGE))  # importing a submodule runs the package's __init__
+            # importing a submodule runs the __init__ of every package above it
+            todo.extend(_module_file(".".join(parts[:k])) for k in range(1, len(parts)))
     return seen
 
 
@@ -69,10 +85,12 @@ def test_every_stage_declares_exactly_the_code_it_imports():
         assert declared - needed == set(), f"{name}: declares but does not import {sorted(declared - needed)}"
 
 
-def test_the_import_scan_follows_imports_inside_functions():
-    # runtime.run_stage imports config, data and io inside the function: a stage using it needs them
+def test_the_import_scan_follows_imports_inside_functions_and_packages():
+    # checks.check_params imports datasets.folder inside the function: the check stage needs it, and the
+    # __init__ of both packages above it
     files = transitive_files(ROOT / "stages/check.py")
-    assert {"src/siamese_mnist/data.py", "src/siamese_mnist/io.py", "src/siamese_mnist/__init__.py"} <= files
+    assert {"src/siamese_mnist/datasets/folder.py", "src/siamese_mnist/datasets/__init__.py",
+            "src/siamese_mnist/__init__.py"} <= files
     assert "src/siamese_mnist/plotting.py" not in files
 
 

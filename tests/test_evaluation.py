@@ -2,9 +2,15 @@ import numpy as np
 import pytest
 
 from siamese_mnist.config import EvaluateConfig
-from siamese_mnist.evaluation import (REJECT_ALL, best_threshold, evaluate_epoch, fit_logreg, logreg_params,
-                                     oneshot_accuracy, oneshot_score, oneshot_supports, pair_scores, predict_logreg, retrieval,
-                                     select_logreg)
+from siamese_mnist.evaluation import (
+    evaluate_epoch,
+    oneshot_accuracy,
+    oneshot_score,
+    oneshot_supports,
+    pair_scores,
+    retrieval,
+)
+from siamese_mnist.probe import REJECT_ALL, best_threshold, fit_logreg, logreg_params, predict_logreg, select_logreg
 
 
 def clusters(n_per=50, seed=0):

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siamese_mnist.config import ParamsError, params_from_dict
-from siamese_mnist.data import DatasetError, load_class_names, load_splits
-from siamese_mnist.folder import ingest, prepare_image, scan
+from siamese_mnist.config import params_from_dict
+from siamese_mnist.datasets.folder import ingest, prepare_image, scan
+from siamese_mnist.datasets.splits import load_class_names, load_splits
+from siamese_mnist.errors import DatasetError, ParamsError
 
 
 def png(pixels: np.ndarray, mode: str = "L") -> bytes:
@@ -175,22 +176,26 @@ def test_bad_input_is_one_line_naming_it_and_writes_nothing(tmp_path, breakage, 
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".raw")] == []
 
 
-def test_sizes_are_checked_before_any_image_is_read(tmp_path):
+def test_sizes_are_checked_by_the_check_stage_before_any_image_is_read(tmp_path):
+    from siamese_mnist.checks import check_params
+
     root = make_tree(tmp_path / "ds", {"train": {"a": 2, "b": 2}, "test": {"a": 1, "b": 1}})
     (root / "train/a/img0.png").write_bytes(b"not a png")  # would fail if it were read
-    p = params_from_dict({"data": {"dataset": "folder", "val_size": 0.5, "holdout_classes": [2]}})
+    p = params_from_dict({"data": {"dataset": "folder", "root": str(root), "val_size": 0.5, "holdout_classes": [2]}})
     with pytest.raises(ParamsError, match=r"data.holdout_classes: class 2 is out of range; allowed 0..1"):
-        ingest(root, tmp_path / "raw", 28, check_sizes=p.data.validate_for)
+        check_params(p)
 
 
 def test_a_val_size_too_large_for_the_folder_says_how_to_fix_it(tmp_path):
     root = make_tree(tmp_path / "ds", {"train": {"a": 3, "b": 3}, "test": {"a": 1, "b": 1}})
-    p = params_from_dict({"data": {"dataset": "folder", "val_size": 5000}})  # a count fitted to MNIST
+    from siamese_mnist.checks import check_params
+
+    p = params_from_dict({"data": {"dataset": "folder", "root": str(root), "val_size": 5000}})  # fitted to MNIST
     with pytest.raises(ParamsError, match=r"data.val_size: 5000 is out of range for 6 training images; "
                                           r"allowed 4..2 \(two images per class.*\), or a fraction such as 0.2"):
-        ingest(root, tmp_path / "raw", 28, check_sizes=p.data.validate_for)
+        check_params(p)
     ok = params_from_dict({"data": {"dataset": "folder", "val_size": 0.2}})
-    ingest(root, tmp_path / "raw", 28, check_sizes=ok.data.validate_for)  # fit_samples is capped, not refused
+    ok.data.validate_for(6, 2, 2)  # fit_samples (10 000) is capped at the folder's size, not refused
 
 
 def test_params_of_a_folder_dataset():

@@ -5,8 +5,8 @@ import sys
 import pytest
 import torch
 
-from siamese_mnist.io import (DiskFullError, UnsafeCheckpointError, atomic_folder, atomic_path, load_checkpoint,
-                              save_checkpoint, write_bytes)
+from siamese_mnist.atomic import atomic_folder, atomic_path, load_checkpoint, save_checkpoint, write_bytes
+from siamese_mnist.errors import DiskFullError, UnsafeCheckpointError
 
 
 class Payload:
@@ -88,7 +88,7 @@ def test_a_full_disk_names_the_output_and_keeps_the_old_one(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_stage_that_meets_a_full_disk_says_so_in_one_line_exit_2(tmp_path):
-    code = ("from siamese_mnist.io import atomic_path\nfrom siamese_mnist.runtime import run_stage\n"
+    code = ("from siamese_mnist.atomic import atomic_path\nfrom siamese_mnist.runtime import run_stage\n"
             "def main():\n    with atomic_path('out.bin') as tmp:\n        open('/dev/full', 'wb').write(b'x' * 99999)\n"
             "run_stage(main)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)

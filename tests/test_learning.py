@@ -17,13 +17,14 @@ import pytest
 import torch
 from PIL import Image
 
+from siamese_mnist.atomic import save_checkpoint
 from siamese_mnist.checkpointing import training_config
 from siamese_mnist.config import CnnConfig, ModelConfig, Params, SiameseConfig, TripletConfig
-from siamese_mnist.data import load_train_val, training_pool
-from siamese_mnist.evaluation import best_threshold, fit_logreg, pair_distances
-from siamese_mnist.io import save_checkpoint
+from siamese_mnist.datasets.splits import load_train_val, training_pool
+from siamese_mnist.evaluation import pair_distances
 from siamese_mnist.models import build_model
 from siamese_mnist.pairs import make_test_pairs
+from siamese_mnist.probe import best_threshold, fit_logreg
 from siamese_mnist.runtime import seed_everything
 from siamese_mnist.training import Normalizer, Schedule, TrainingData, to_device_images, train
 from test_compare import compare  # the same command-line runner as the compare tests

@@ -3,10 +3,18 @@
 import numpy as np
 import pytest
 
-from siamese_mnist.config import ParamsError, params_from_dict
-from siamese_mnist.data import stratified_counts, stratified_subset
-from siamese_mnist.limits import (ClassCounts, check_counts, check_memory, idx_class_counts, memory_needs,
-                                  physical_memory, split_counts)
+from siamese_mnist.checks import (
+    ClassCounts,
+    check_counts,
+    check_memory,
+    idx_class_counts,
+    memory_needs,
+    physical_memory,
+    split_counts,
+)
+from siamese_mnist.config import params_from_dict
+from siamese_mnist.datasets.splits import stratified_counts, stratified_subset
+from siamese_mnist.errors import ParamsError
 
 DIGITS = [str(i) for i in range(10)]
 
@@ -102,7 +110,7 @@ def test_a_silhouette_sample_smaller_than_two_per_class_is_refused():
 @pytest.mark.parametrize("seed", range(20))
 def test_split_counts_are_what_the_stages_draw(seed):
     """Against data.split_validation and stratified_subset themselves, on random class sizes and limits."""
-    from siamese_mnist.data import split_validation
+    from siamese_mnist.datasets.splits import split_validation
 
     rng = np.random.default_rng(seed)
     sizes = rng.integers(2, 60, size=rng.integers(2, 8))

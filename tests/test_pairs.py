@@ -3,9 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from siamese_mnist.data import training_pool
-from siamese_mnist.pairs import (draw_pairs, draw_triplets, make_epoch_pairs, make_epoch_triplets,
-                                 make_test_pairs)
+from siamese_mnist.datasets.splits import training_pool
+from siamese_mnist.pairs import draw_pairs, draw_triplets, make_epoch_pairs, make_epoch_triplets, make_test_pairs
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from siamese_mnist.data import class_names
+from siamese_mnist.datasets.catalog import class_names
 from siamese_mnist.plotting import _scatter, animation, plt
 
 
@@ -35,8 +35,8 @@ def test_animation_has_one_frame_per_epoch_on_fixed_axes():
 
 
 def test_embeddings_of_other_dimensions_are_drawn_not_refused():
-    from siamese_mnist.evaluation import fit_logreg, logreg_params
     from siamese_mnist.plotting import ModelRun, comparison_grid
+    from siamese_mnist.probe import fit_logreg, logreg_params
     rng = np.random.default_rng(0)
     labels = np.arange(300) % 10
     for dim in (1, 3):
@@ -48,8 +48,7 @@ def test_embeddings_of_other_dimensions_are_drawn_not_refused():
 
 
 def test_up_to_20_classes_get_a_legend_in_distinct_colours_beyond_that_a_note():
-    from siamese_mnist.plotting import class_colors, epoch_image, legend_note
-    from siamese_mnist.plotting import ModelRun
+    from siamese_mnist.plotting import ModelRun, class_colors, epoch_image, legend_note
 
     assert class_colors(10) == list(plt.get_cmap("tab10").colors)  # MNIST's pictures are unchanged
     for n in (15, 20, 25):

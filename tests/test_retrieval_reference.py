@@ -11,7 +11,7 @@ from pytorch_metric_learning.distances import LpDistance
 from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
 from pytorch_metric_learning.utils.inference import CustomKNN
 
-from siamese_mnist.data import load_split
+from siamese_mnist.datasets.splits import load_split
 from siamese_mnist.evaluation import retrieval
 
 NAMES = {"precision_at_1": "precision_at_1", "r_precision": "r_precision", "mean_average_precision_at_r": "map_at_r"}

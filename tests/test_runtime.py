@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from siamese_mnist.runtime import DeviceError, available_cores, machine_settings
+from siamese_mnist.errors import DeviceError
+from siamese_mnist.runtime import available_cores, machine_settings
 
 
 def affinity() -> int:

@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.search import (SearchError, Trial, draw, experiment_name, load_spec, markdown, overrides, queue,
-                                  rank, read_trial, recorded, summarise)
+from siamese_mnist.studies.search.cli import queue
+from siamese_mnist.studies.search.selection import markdown, rank, summarise
+from siamese_mnist.studies.search.spec import SearchError, draw, experiment_name, load_spec, overrides
+from siamese_mnist.studies.search.trials import Trial, read_trial, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = """
@@ -220,7 +222,7 @@ def test_the_committed_record_stands_in_for_experiments_this_clone_lacks(spec, t
 
 
 def test_a_run_recorded_as_failed_ranks_last_and_lets_its_rung_complete(spec):
-    from siamese_mnist.search import add_failed
+    from siamese_mnist.studies.search.trials import add_failed
 
     found = _rung0(spec)
     del found[0][2]  # trial 2 diverged: no experiment; without --failed the rung waits for it forever
@@ -274,8 +276,8 @@ triplet:
 
 
 def test_apply_writes_each_winner_into_its_section_with_its_trial_and_keeps_every_other_line():
-    from siamese_mnist.config import read_yaml
-    from siamese_mnist.search import apply_winners
+    from siamese_mnist.studies.search.apply import apply_winners
+    from siamese_mnist.typed_yaml import read_yaml
 
     report = {"winners": {"cnn": {"trial": 3, "settings": {"lr": 0.00692, "shift": 1, "block": "conv_pool_bn_relu"}},
                           "siamese": {"trial": 1, "settings": {"lr": 0.000336, "margin": 2.0}},
@@ -292,7 +294,8 @@ def test_apply_writes_each_winner_into_its_section_with_its_trial_and_keeps_ever
 
 
 def test_a_failed_run_is_never_kept_and_a_recorded_failure_can_be_taken_back(spec):
-    from siamese_mnist.search import add_failed, apply_winners, retry
+    from siamese_mnist.studies.search.apply import apply_winners
+    from siamese_mnist.studies.search.trials import add_failed, retry
 
     found = _rung0(spec)
     del found[0][2], found[0][3]
@@ -326,7 +329,7 @@ def test_queue_dry_run_plans_rung_0_in_a_repo_with_no_record_yet(spec, tmp_path,
     # ranks nothing (no --failed/--retry of its own) and prints every trial of rung 0 as a queue command
     import subprocess
 
-    from siamese_mnist.search import main
+    from siamese_mnist.studies.search.cli import main
 
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -2,12 +2,12 @@
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from siamese_mnist.replicates import ReportError, Run, read_replicates, write_replicates
-from siamese_mnist.seeds import FINAL_METRICS, interval, main, markdown, paired, summarise
+from siamese_mnist.studies.replicates import ReportError, Run, read_replicates, write_replicates
+from siamese_mnist.studies.spread import FINAL_METRICS, main, markdown, summarise
+from siamese_mnist.studies.stats import interval, paired
 
 T_975_2DF = 4.302652729911275  # Student's t, 97.5th percentile, 2 degrees of freedom (tables: 4.303)
 T_975_1DF = 12.706204736174698  # the same, 1 degree of freedom (tables: 12.706)
@@ -79,7 +79,7 @@ def _lock(seed=0, lr=0.003, md5="aaa", stale=False):
 
 
 def test_replicate_identity_ignores_seed_data_and_stale_stages_but_not_params_or_code():
-    from siamese_mnist.replicates import identity, lock_seed
+    from siamese_mnist.studies.replicates import identity, lock_seed
 
     stages = {"train", "check"}
     ref = identity(_lock(seed=0, stale=True), stages)
@@ -207,7 +207,7 @@ def test_a_damaged_replicate_file_is_one_line_exit_2(tmp_path, monkeypatch, caps
 
 
 def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_unseen_runs():
-    from siamese_mnist.replicates import identity, lock_values
+    from siamese_mnist.studies.replicates import identity, lock_values
 
     stages = {"train", "check", "render"}
     ref = _lock(seed=0)
@@ -227,7 +227,7 @@ def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_un
 
 
 def test_a_replicate_file_of_other_params_or_code_is_refused_naming_the_stage_and_what_differs(tmp_path):
-    from siamese_mnist.replicates import check_identity, identity
+    from siamese_mnist.studies.replicates import check_identity, identity
 
     stages = {"train"}
     ref = identity(_lock(seed=0), stages)
@@ -255,7 +255,7 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
 
     sys.path.insert(0, str(Path(__file__).parent))
     from relock import relock_replicates
-    from siamese_mnist.replicates import check_identity, identity
+    from siamese_mnist.studies.replicates import check_identity, identity
 
     stages = {"train"}
     runs = _runs_with_gaps()
@@ -277,7 +277,7 @@ def test_a_later_session_adds_its_seeds_to_the_committed_files_and_loses_none(tm
     # seed 0: the report holds all five, seed 0 from HEAD, 1 and 2 from their files, which stay unchanged
     import json
 
-    from siamese_mnist import replicates
+    from siamese_mnist.studies import replicates
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("render:\n  epochs: [1]\n")

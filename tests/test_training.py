@@ -6,14 +6,13 @@ import pytest
 import torch
 
 from siamese_mnist.config import CnnConfig, ModelConfig, SiameseConfig, TripletConfig
-from siamese_mnist.data import load_subset
+from siamese_mnist.datasets.splits import load_subset, training_pool
+from siamese_mnist.errors import DeviceError, DivergedError
 from siamese_mnist.losses import contrastive_loss
 from siamese_mnist.models import build_model
-from siamese_mnist.data import training_pool
 from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
-from siamese_mnist.runtime import DeviceError, resolve_device, seed_everything
-from siamese_mnist.training import (DivergedError, Normalizer, Schedule, TrainingData, embed, shift_images,
-                                    to_device_images, train)
+from siamese_mnist.runtime import resolve_device, seed_everything
+from siamese_mnist.training import Normalizer, Schedule, TrainingData, embed, shift_images, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
 
@@ -45,7 +44,7 @@ def test_normalizer_is_numpys_mean_and_std_bit_for_bit():
 
 
 def test_background_level_is_the_median_border_pixel():
-    from siamese_mnist.data import background_level
+    from siamese_mnist.datasets.splits import background_level
 
     # 16 border values per 4x4 image (first and last row, first and last column; corners twice)
     images = np.zeros((2, 4, 4), dtype=np.uint8)
@@ -211,9 +210,9 @@ def test_validation_dumps_only_the_classes_trained_on(raw_dir, tmp_path, holdout
     # 1 000 training images, a tenth of them validation (100, stratified: about ten per digit); with digits
     # 7-9 held out, the validation dump keeps the 0-6 ones (in their order) and drops the rest; without,
     # all of them. The fit and test dumps keep every class (the probes and the held-out metrics need them).
+    from siamese_mnist.atomic import write_npz
     from siamese_mnist.config import params_from_dict
-    from siamese_mnist.data import load_train_val
-    from siamese_mnist.io import write_npz
+    from siamese_mnist.datasets.splits import load_train_val
     from siamese_mnist.training import prepare_training
 
     p = params_from_dict({"data": {"train_limit": 1000, "test_limit": 200, "val_size": 0.1,

@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
-from siamese_mnist.replicates import ReportError, Run, read_replicates, write_replicates
-from siamese_mnist.unseen import METRICS, markdown, picture, queue_sets, summarise
+from siamese_mnist.plotting import unseen_picture as picture
+from siamese_mnist.studies.replicates import ReportError, Run, read_replicates, write_replicates
+from siamese_mnist.studies.unseen import METRICS, markdown, queue_sets, summarise
 
 MODELS = ("cnn", "siamese", "triplet")
 
@@ -70,7 +71,7 @@ def test_too_few_runs_say_how_to_get_them():
 
 
 def test_a_bad_holdout_list_is_one_line_naming_the_value(capsys):
-    from siamese_mnist.unseen import main
+    from siamese_mnist.studies.unseen import main
     with pytest.raises(SystemExit) as exit_:
         main(["report", "--holdout", "5,x"])
     err = capsys.readouterr().err.strip().splitlines()[-1]

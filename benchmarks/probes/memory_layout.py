@@ -21,6 +21,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "probes"))
 import compile_ops  # noqa: E402  (its synthetic step)
+
 from siamese_mnist.runtime import cpu_features, cpu_name, set_threads, tune_malloc  # noqa: E402
 
 

@@ -3,13 +3,15 @@
 import importlib
 import sys
 
-COMMANDS = {"compare": "are two images of the same class, by the trained Siamese model?",
-            "search": "the equal-budget search on validation: queue its trials, select the winners",
-            "seeds": "the seed-to-seed spread of every model's results over replicates (alias: report)",
-            "unseen": "the unseen-classes protocol: train on some digits, score one-shot and retrieval on the rest"}
+# command -> (the module whose main() runs it, what it does)
+COMMANDS = {"compare": (".compare", "are two images of the same class, by the trained Siamese model?"),
+            "search": (".studies.search.cli", "the equal-budget search on validation: queue its trials, select the winners"),
+            "seeds": (".studies.spread", "the seed-to-seed spread of every model's results over replicates (alias: report)"),
+            "unseen": (".studies.unseen", "the unseen-classes protocol: train on some digits, score one-shot and retrieval "
+                                          "on the rest")}
 ALIASES = {"report": "seeds"}  # the seeds command's old name: notes that use it still run
 USAGE = "\n".join(["usage: python -m siamese_mnist COMMAND [ARGS...]", "", "commands:",
-                   *(f"  {name:<9}{what}" for name, what in COMMANDS.items()), "",
+                   *(f"  {name:<9}{what}" for name, (_, what) in COMMANDS.items()), "",
                    "python -m siamese_mnist COMMAND --help: the command's arguments."])
 
 
@@ -21,7 +23,7 @@ def main(argv: list[str]) -> int:
     if command not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2
-    return importlib.import_module(f".{command}", __package__).main(argv[1:])
+    return importlib.import_module(COMMANDS[command][0], __package__).main(argv[1:])
 
 
 if __name__ == "__main__":

@@ -21,11 +21,13 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .config import Params, to_dict
-from .io import UnsafeCheckpointError, load_checkpoint, save_checkpoint
+from .atomic import load_checkpoint, save_checkpoint
+from .config import Params
+from .errors import UnsafeCheckpointError
 from .live import LiveHistory
 from .models import EmbeddingModel, build_model
 from .training import Schedule, TrainingData, TrainState, train
+from .typed_yaml import to_dict
 
 log = logging.getLogger(__name__)
 

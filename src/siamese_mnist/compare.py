@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import MODELS, ModelConfig, ParamsError, params_from_dict
-from .data import DataError, load_split
-from .io import UnsafeCheckpointError, load_checkpoint, read_json
+from .atomic import load_checkpoint, read_json
+from .config import MODELS, ModelConfig, params_from_dict
+from .datasets.splits import load_split
+from .errors import DataError, ParamsError, UnsafeCheckpointError
 from .losses import pair_distance
 from .models import build_model
 from .training import Normalizer
@@ -38,7 +39,7 @@ class CompareError(ValueError):
 
 def load_image(path: str | Path, size: int = SIZE) -> np.ndarray:
     """(size, size) uint8 from any image file, prepared exactly as the folder ingest prepares one."""
-    from .folder import prepare_image
+    from .datasets.folder import prepare_image
 
     path = Path(path)
     if not path.is_file():

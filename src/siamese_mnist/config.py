@@ -2,40 +2,30 @@
 
 Unknown keys, wrong types and out-of-range values raise :class:`ParamsError` with the
 key's dotted path, so a typo in ``params.yaml`` fails at the start of a stage with one
-clear line instead of silently using a default.
+clear line instead of silently using a default. The YAML-to-dataclass coercion is ``typed_yaml``'s; the
+checks that need the data's class sizes or the machine's memory are the check stage's (``checks``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import math
-import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Literal
 
 import yaml
 
-DATASETS = ("mnist", "fashion-mnist", "folder")  # folder: your own images under data.root (folder.py)
+from .datasets.catalog import IMAGE_SIZE, NAMES, class_names, split_size
+from .errors import ParamsError
+from .typed_yaml import build, read_yaml
+
 MODELS = ("cnn", "siamese", "triplet")  # each has a params section of the same name
-TRAIN_SIZE = 60_000
-TEST_SIZE = 10_000
-NUM_CLASSES = 10  # of the IDX datasets; a folder dataset has as many as data.root has class folders
-IDX_IMAGE_SIZE = 28
-MAX_INT = 2**63 - 1  # what torch and numpy index with; a larger integer param is a typo
 MAX_SEED = 2**32 - 1  # what every generator seeded from it accepts (numpy's legacy seeding is 32-bit)
-
-
-class ParamsError(ValueError):
-    """A params file that cannot be used; the message names the offending key."""
+DatasetName = Literal[NAMES]  # catalog.DATASETS, and folder: your own images under data.root
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["mnist", "fashion-mnist", "folder"] = "mnist"
+    dataset: DatasetName = "mnist"
     root: str = "data/images"  # dataset folder: <root>/train/<class>/*, <root>/test/<class>/*, optional val/
     image_size: int = 28  # folder datasets: images are resized to this square side (MNIST-format ones are 28)
     train_limit: int | None = None  # None = the whole split
@@ -52,10 +42,11 @@ class DataConfig:
         if self.dataset == "folder":
             self._validate_sizes(None, None, None)  # class count and split sizes are known once ingested
             return
-        if self.image_size != IDX_IMAGE_SIZE:
+        if self.image_size != IMAGE_SIZE:
             raise ParamsError(f"data.image_size: {self.image_size} applies to data.dataset: folder only; "
-                              f"{self.dataset} images are {IDX_IMAGE_SIZE}x{IDX_IMAGE_SIZE}")
-        self._validate_sizes(TRAIN_SIZE, TEST_SIZE, NUM_CLASSES)
+                              f"{self.dataset} images are {IMAGE_SIZE}x{IMAGE_SIZE}")
+        self.validate_for(split_size(self.dataset, "train"), split_size(self.dataset, "test"),
+                          len(class_names(self.dataset)))
 
     def _validate_sizes(self, train_size: int | None, test_size: int | None, num_classes: int | None) -> None:
         """Range checks against the dataset's sizes; None = not known yet (only lower bounds are checked)."""
@@ -71,7 +62,7 @@ class DataConfig:
                 hint = "" if self.dataset != "folder" else ", or a fraction such as 0.2"
                 raise ParamsError(f"data.val_size: {self.val_size} is out of range{folder}; allowed {2 * k}.."
                                   f"{train - 2 * k} (two images per class, and as many left to train on){hint}")
-        fit_max = TRAIN_SIZE if self.dataset != "folder" else self.fit_samples  # a folder's is capped at its size
+        fit_max = train_size if self.dataset != "folder" else self.fit_samples  # a folder's is capped at its size
         if not k <= self.fit_samples <= fit_max:
             raise ParamsError(f"data.fit_samples: {self.fit_samples} is out of range; allowed {k}..{fit_max}")
         top = None if num_classes is None else num_classes - 1
@@ -203,9 +194,8 @@ class EvaluateConfig:
     def validate(self) -> None:
         if self.knn_k < 1:
             raise ParamsError(f"evaluate.knn_k: {self.knn_k} is out of range; allowed >= 1")
-        if self.silhouette_samples < 2 * NUM_CLASSES:
-            raise ParamsError(f"evaluate.silhouette_samples: {self.silhouette_samples} is out of range; "
-                              f"allowed >= {2 * NUM_CLASSES}")
+        if self.silhouette_samples < 4:  # two classes of two; the check stage holds it to the dataset's classes
+            raise ParamsError(f"evaluate.silhouette_samples: {self.silhouette_samples} is out of range; allowed >= 4")
         if not self.logreg_c:
             raise ParamsError("evaluate.logreg_c: empty; list at least one candidate C")
         bad = [c for c in self.logreg_c if not c > 0]
@@ -274,119 +264,12 @@ class Params:
         return getattr(self, model)
 
 
-def _coerce(value: Any, hint: Any, path: str) -> Any:
-    """Check ``value`` against a type hint, converting lists to tuples; raise ParamsError on mismatch."""
-    origin = get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        inner = [o for o in options if o is not type(None)]
-        if len(inner) == 1:
-            return _coerce(value, inner[0], path)
-        for option in inner:  # int | float: an integer stays an integer; bool | "auto": either
-            try:
-                return _coerce(value, option, path)
-            except ParamsError:
-                pass
-        raise ParamsError(f"{path}: {value!r} should be {' or '.join(_describe(o) for o in inner)}")
-    if origin is Literal:
-        allowed = get_args(hint)
-        if value not in allowed:
-            raise ParamsError(f"{path}: {value!r} is not one of {', '.join(map(str, allowed))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ParamsError(f"{path}: {value!r} should be a list")
-        args = get_args(hint)
-        item = args[0]
-        return tuple(_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value))
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParamsError(f"{path}: {value!r} should be a number")
-        if isinstance(value, int) and abs(value) > MAX_INT or not math.isfinite(value):  # 10**400: no float
-            raise ParamsError(f"{path}: {_short(value)} is not a finite number")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamsError(f"{path}: {value!r} should be an integer")
-        if abs(value) > MAX_INT:
-            raise ParamsError(f"{path}: {_short(value)} is out of range; allowed up to {MAX_INT}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ParamsError(f"{path}: {value!r} should be true or false")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise ParamsError(f"{path}: {value!r} should be a string")
-        return value
-    raise TypeError(f"unsupported type hint {hint!r} at {path}")  # a bug in this module, not in params
-
-
-def _short(value: Any) -> str:
-    """A value for a one-line message: a 400-digit integer by its size."""
-    text = repr(value)
-    return text if len(text) <= 30 else f"a {len(text)}-digit number"
-
-
-def _describe(hint: Any) -> str:
-    if get_origin(hint) is Literal:
-        return " or ".join(map(str, get_args(hint)))
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
-
-
-def _build(cls: type, raw: Any, path: str, complete: bool) -> Any:
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{path or 'params'}: should be a mapping of keys, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    known = [f.name for f in dataclasses.fields(cls)]
-    for key in raw:  # an unknown key first: a misspelt one is also a missing one, and its name is the clue
-        if key not in known:
-            full = f"{path}.{key}" if path else str(key)
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {path + '.' if path else ''}{close[0]}?" if close else \
-                f"; known keys: {', '.join(known)}"
-            raise ParamsError(f"{full}: unknown key{hint}")
-    missing = [k for k in known if k not in raw]
-    if complete and missing:
-        # DVC reads a stage's params from the file, so a default filled in here would be invisible to it.
-        full = f"{path}.{missing[0]}" if path else missing[0]
-        default = getattr(cls(), missing[0])
-        shown = to_dict(default) if dataclasses.is_dataclass(default) else _plain(default)
-        raise ParamsError(f"{full}: missing; every param must be in the params file (the default is {shown!r})")
-    kwargs = {}
-    for key, value in raw.items():
-        full = f"{path}.{key}" if path else str(key)
-        hint_t = hints[key]
-        if dataclasses.is_dataclass(hint_t):
-            kwargs[key] = _build(hint_t, value, full, complete)
-        else:
-            kwargs[key] = _coerce(value, hint_t, full)
-    return cls(**kwargs)
-
-
 def params_from_dict(raw: dict, complete: bool = False) -> Params:
     """Build and validate :class:`Params`; missing keys take the defaults above unless ``complete``
     (a params file must name every key: DVC tracks the file's values, not these defaults)."""
-    params = _build(Params, raw or {}, "", complete)
+    params = build(Params, raw or {}, "", complete)
     params.validate()
     return params
-
-
-class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but ``1e-06`` is a number as in YAML 1.2 (PyYAML's YAML 1.1 reads it as a string),
-    which is how DVC reads params.yaml and how `dvc exp run -S lr=0.000001` writes it back."""
-
-
-YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
-
-
-def read_yaml(text: str) -> Any:
-    """Parse YAML text as params.yaml is read (see YamlLoader)."""
-    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -398,16 +281,3 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return params_from_dict(raw, complete=True)
-
-
-def to_dict(obj: Any) -> Any:
-    """A dataclass config as plain lists/dicts (for checkpoints and metrics files)."""
-    return _plain(dataclasses.asdict(obj))
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x

@@ -12,19 +12,21 @@ distance; one-shot episodes are drawn from the split's labels and the seed alone
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve, silhouette_score
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from .config import EvaluateConfig
 from .pairs import make_test_pairs
+from .probe import best_threshold, logreg_params, select_logreg
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 # The final-epoch figures that become DVC metrics (test split, and what selection reads on validation);
@@ -32,25 +34,6 @@ from .pairs import make_test_pairs
 HEADLINE = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "oneshot_all_acc", "oneshot_holdout_acc")
 HEADLINE_HOLDOUT = ("holdout_map_at_r", "holdout_roc_auc")  # only where data.holdout_classes names classes
 HEADLINE_VAL = ("logreg_acc", "roc_auc", "map_at_r")
-
-
-def fit_logreg(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Pipeline:
-    """Standardise, then multinomial logistic regression: (N, D) float, (N,) int -> fitted pipeline."""
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000)).fit(x, y)
-
-
-def logreg_params(pipe: Pipeline) -> dict:
-    """The fitted pipeline as plain numbers: predict = argmax(((x - mean) / scale) @ coef.T + intercept)."""
-    scaler, lr = pipe[0], pipe[-1]
-    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(), "coef": lr.coef_.tolist(),
-            "intercept": lr.intercept_.tolist(), "classes": lr.classes_.tolist()}
-
-
-def predict_logreg(params: dict, x: np.ndarray) -> np.ndarray:
-    """Class predictions for (N, D) points from :func:`logreg_params` output."""
-    z = (x - np.asarray(params["mean"])) / np.asarray(params["scale"])
-    scores = z @ np.asarray(params["coef"]).T + np.asarray(params["intercept"])
-    return np.asarray(params["classes"])[scores.argmax(axis=1)]
 
 
 def knn_accuracy(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, k: int) -> float:
@@ -73,30 +56,6 @@ def verification_roc(x: np.ndarray, pairs: np.ndarray, same: np.ndarray) -> tupl
     """The ROC of "same if distance <= t": (fpr, tpr, thresholds on distance)."""
     fpr, tpr, thr = roc_curve(same.astype(bool), -pair_distances(x, pairs))
     return fpr, tpr, -thr
-
-
-REJECT_ALL = -1.0  # a threshold below every distance: "same" is never said
-
-
-def best_threshold(d: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    """The cut t of "same if d <= t" with the highest accuracy on these pairs, and that accuracy.
-
-    Every cut between two neighbouring distinct distances is tried, plus accepting none and
-    accepting all; t sits midway between the last accepted and the first rejected distance, and is
-    :data:`REJECT_ALL` when saying "different" to every pair is best. Ties go to the smaller t.
-    """
-    order = np.argsort(d, kind="stable")
-    ds, ys = d[order], same[order].astype(bool)
-    accepted_pos = np.concatenate([[0], np.cumsum(ys)])  # accepting the first k pairs, k = 0..P
-    accepted_neg = np.concatenate([[0], np.cumsum(~ys)])
-    acc = (accepted_pos + (~ys).sum() - accepted_neg) / len(ds)
-    valid = np.ones(len(ds) + 1, bool)
-    valid[1:-1] = ds[1:] != ds[:-1]  # never split a group of equal distances
-    k = int(np.flatnonzero(valid)[np.argmax(acc[valid])])
-    if k == 0:
-        return REJECT_ALL, float(acc[0])
-    t = ds[-1] if k == len(ds) else (ds[k - 1] + ds[k]) / 2
-    return float(t), float(acc[k])
 
 
 def pair_scores(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, threshold: float) -> dict:
@@ -223,19 +182,6 @@ def holdout_metrics(x: np.ndarray, labels: np.ndarray, holdout: tuple[int, ...],
             "holdout_roc_auc": float(roc_auc_score(same.astype(bool), -pair_distances(xh, pairs)))}
 
 
-def select_logreg(fit: np.ndarray, fit_labels: np.ndarray, val: np.ndarray, val_labels: np.ndarray,
-                  candidates: tuple[float, ...]) -> tuple[Pipeline, float]:
-    """Fit a logistic regression per candidate C on ``fit``; keep the one most accurate on ``val``
-    (ties: the strongest regularisation, i.e. the smallest C)."""
-    best = None
-    for c in sorted(candidates):
-        pipe = fit_logreg(fit, fit_labels, c)
-        acc = pipe.score(val, val_labels)
-        if best is None or acc > best[0]:
-            best = (acc, pipe, c)
-    return best[1], float(best[2])
-
-
 def split_metrics(pipe: Pipeline, fit: np.ndarray, fit_labels: np.ndarray, x: np.ndarray, labels: np.ndarray,
                   pairs: tuple[np.ndarray, np.ndarray], threshold: float, cfg: EvaluateConfig, seed: int,
                   holdout: tuple[int, ...]) -> dict:
@@ -277,7 +223,7 @@ class RunReport:
     """What the evaluate stage writes: the per-epoch table and the final epoch's probe, ROC and predictions."""
 
     table: pd.DataFrame  # one row per dumped epoch: test metrics unprefixed, validation ones as val_<metric>
-    logreg: dict  # the final logistic regression (C chosen on validation), as plain numbers (predict_logreg)
+    logreg: dict  # the final logistic regression (C chosen on validation), as plain numbers (probe.predict_logreg)
     threshold: float  # the final embedding's "same if distance <= threshold" cut, chosen on validation pairs
     roc: pd.DataFrame  # fpr, tpr, threshold of the final embedding's verification ROC on the test pairs
     predictions: pd.DataFrame  # actual, predicted class of every test image by the final logistic regression

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
-from .evaluation import predict_logreg  # noqa: E402
-from .io import write_bytes  # noqa: E402
+from .atomic import write_bytes  # noqa: E402
+from .probe import predict_logreg  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
 LEGEND_MAX = 20  # more classes than this get no legend (a note in the title instead)
@@ -41,7 +41,7 @@ class ModelRun:
     test: np.ndarray  # (E+1, N, 2) test embeddings per epoch
     labels: np.ndarray  # (N,)
     logreg_acc: dict[int, float]  # epoch -> logistic-regression test accuracy
-    logreg: dict  # final epoch's fitted logistic regression (evaluation.logreg_params)
+    logreg: dict  # final epoch's fitted logistic regression (probe.logreg_params)
 
 
 def _xy(x: np.ndarray) -> np.ndarray:
@@ -172,4 +172,29 @@ def animation(name: str, test: np.ndarray, labels: np.ndarray, class_names: list
     buf = io.BytesIO()
     durations = [frame_ms] * (len(frames) - 1) + [4 * frame_ms]  # linger on the final epoch
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return buf.getvalue()
+
+
+def unseen_picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout: list[int], dpi: int = 80) -> bytes:
+    """Per model (columns), the final test embeddings of the seen digits (top) and of the unseen ones
+    (bottom), on the same axes: does an unseen digit get a region of its own?"""
+    fig, axes = plt.subplots(2, len(embeddings), figsize=(4 * len(embeddings), 8), squeeze=False)
+    for j, (model, (x, labels)) in enumerate(embeddings.items()):
+        unseen = np.isin(labels, holdout)
+        lo, hi = x.min(0), x.max(0)
+        pad = 0.05 * (hi - lo)
+        for i, (mask, what) in enumerate(((~unseen, "seen digits"), (unseen, "unseen digits"))):
+            ax = axes[i, j]
+            ax.scatter(x[~unseen, 0], x[~unseen, 1], s=1, c="#dde6ee", linewidths=0)  # seen digits, pale: not the 7s' grey
+            for c in np.unique(labels[mask]):
+                pts = x[labels == c]
+                ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
+            ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
+                   title=f"{model}: {what}", xticks=[], yticks=[])
+            if j == len(embeddings) - 1:  # one legend per row, beside it: inside, it hid a cluster
+                ax.legend(markerscale=8, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), title="digit")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
     return buf.getvalue()

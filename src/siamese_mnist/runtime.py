@@ -16,11 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .errors import DataError, DatasetError, DeviceError, DiskFullError, ParamsError, UnsafeCheckpointError
+
 log = logging.getLogger(__name__)
-
-
-class DeviceError(RuntimeError):
-    """A configured device that does not exist or is not available here."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -30,10 +28,6 @@ class Interrupted(KeyboardInterrupt):
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main`` with logging set up; a known user error exits with one line, status 2;
     Ctrl-C exits with one line, then by SIGINT itself (the shell's 130)."""
-    from .config import ParamsError
-    from .data import DataError, DatasetError
-    from .io import DiskFullError, UnsafeCheckpointError
-
     logging.basicConfig(level=os.environ.get("LOGLEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     tune_malloc()
@@ -46,7 +40,7 @@ def run_stage(main: Callable[[], None]) -> None:
         print(f"error: {exc.strerror}", file=sys.stderr)
         sys.exit(2)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # one not written through io.py (dvclive's, DVC's)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):  # one not written through atomic.py (dvclive's, DVC's)
             raise
         print(f"error: disk full{f' writing {exc.filename}' if exc.filename else ''}; free some space and rerun",
               file=sys.stderr)

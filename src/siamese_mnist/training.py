@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import Params, ParamsError, PerModelConfig
-from .data import (DatasetError, background_level, check_dataset, load_class_names, load_splits, stratified_subset,
-                   training_pool)
-from .io import load_npz
+from .atomic import load_npz
+from .config import Params, PerModelConfig
+from .datasets.splits import background_level, load_class_names, load_splits, stratified_subset, training_pool
+from .errors import DivergedError, IndexFileError
 from .models import EmbeddingModel
 from .runtime import Interrupted, derive_seed, release_free_memory
 
@@ -127,17 +127,8 @@ class TrainingData:
         return self.images.shape[-1]
 
 
-class DivergedError(ParamsError):
-    """A non-finite training loss: the run stops at the epoch it happened in, naming the params to look at."""
-
-
-class IndexFileError(DatasetError):
-    """An index file that does not fit the params or the data (made by another sample stage)."""
-
-
 def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.device) -> TrainingData:
     """Load the splits and the model's index file, fit the normaliser on the training pool; all on ``device``."""
-    check_dataset(raw_dir, p.data)
     classes = load_class_names(raw_dir, p.data.dataset)
     splits = load_splits(raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
     images, labels = splits.train
@@ -197,7 +188,7 @@ def make_optimizer(model: nn.Module, cfg: PerModelConfig, epochs: int, steps_per
     return opt, sched
 
 
-def _epoch_offsets(n_items: int, k: int, cfg: PerModelConfig, seed: int, epoch: int) -> torch.Tensor:
+def epoch_offsets(n_items: int, k: int, cfg: PerModelConfig, seed: int, epoch: int) -> torch.Tensor:
     """This epoch's (items, k, 2) augmentation shift offsets, from (seed, epoch) alone.
 
     The items' order comes from the index file, already shuffled per epoch.
@@ -259,7 +250,7 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
 
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
-        offsets = _epoch_offsets(n_items, k, cfg, seed, epoch).to(device)
+        offsets = epoch_offsets(n_items, k, cfg, seed, epoch).to(device)
         ep_items = torch.from_numpy(np.ascontiguousarray(items[epoch - 1])).to(device).long()
         ep_targets = None if targets is None else torch.from_numpy(targets[epoch - 1]).to(device)
         model.train()

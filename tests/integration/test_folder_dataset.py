@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from siamese_mnist.data import load_split
+from siamese_mnist.datasets.splits import load_split
 
 pytestmark = pytest.mark.integration
 WORDS = {3: "three", 5: "five", 6: "six", 8: "eight", 9: "nine"}  # sorted names: eight five nine six three

@@ -198,7 +198,7 @@ def test_held_out_classes_and_validation_images_are_in_no_training_file(new_repo
     repo = new_repo(str(mnist_dir), data={"holdout_classes": [7, 8, 9]})
     repo.dvc("repro", "sample")
     labels = np.frombuffer((repo.path / "data/raw/train-labels-idx1-ubyte").read_bytes()[8:], np.uint8)
-    from siamese_mnist.data import split_validation, stratified_subset
+    from siamese_mnist.datasets.splits import split_validation, stratified_subset
     subset = stratified_subset(labels, 2000, 0)  # the tiny config's train subset, as indices of the full split
     train, val = split_validation(labels[subset], 500, 0)
     for model in MODELS:
@@ -211,7 +211,7 @@ def test_held_out_classes_and_validation_images_are_in_no_training_file(new_repo
     images = np.frombuffer((repo.path / "data/raw/train-images-idx3-ubyte").read_bytes()[16:], np.uint8)
     pool = subset[train][labels[subset[train]] < 7]
     pixels = images.reshape(-1, 784)[pool].astype(np.float64) / 255
-    from siamese_mnist.io import load_checkpoint
+    from siamese_mnist.atomic import load_checkpoint
     mean, std = load_checkpoint(repo.path / "models/cnn.pt")["normalizer"]
     assert mean == pytest.approx(pixels.mean(), rel=1e-9) and std == pytest.approx(pixels.std(), rel=1e-9)
 

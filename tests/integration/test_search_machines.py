@@ -6,8 +6,9 @@ import re
 
 import pytest
 import yaml
-from conftest import Repo
 from test_experiments import run_queue, start_queue, wait_queue
+
+from conftest import Repo
 
 pytestmark = pytest.mark.integration
 

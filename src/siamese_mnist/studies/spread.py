@@ -1,4 +1,4 @@
-"""`python -m siamese_mnist seeds`: the seed-to-seed spread of every model's results, and the paired differences.
+"""`python -m siamese_mnist seeds`: the seed-spread report — the seed-to-seed spread of every model's results, and the paired differences.
 
 A replicate is the whole pipeline at one ``seed`` (the one knob that redraws subsets, the validation
 split, index files, initialisation, order, augmentation, test pairs and one-shot episodes). Queue one
@@ -34,10 +34,10 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from .config import MODELS
+from ..config import MODELS
 from .replicates import ReportError, Run, gather, write_replicates
+from .stats import interval, paired
+from .tables import cell, percent_or_decimals, table
 
 FINAL_METRICS = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
                  "silhouette", "val_logreg_acc", "val_roc_auc", "val_map_at_r")
@@ -47,35 +47,6 @@ BASELINE = "cnn"
 RANGE = {k: (-1.0, 1.0) if k.endswith("silhouette") else (0.0, 1.0) for k in FINAL_METRICS}
 SECONDS = (0.0, math.inf)
 MIN_RUNS = 3  # fewer make an interval too wide to read (t = 12.7 at 2 seeds), so they need --allow-few
-
-
-def interval(values: list[float] | np.ndarray, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
-    """n, mean, sample standard deviation and the 95 % t-interval of the mean (None where n < 2).
-
-    The interval is clipped to ``bounds``, the range the values can take: from few replicates near a bound
-    (an accuracy near 1) the t-interval reaches past it, where no mean can lie. ``clipped`` flags each end
-    that was clipped, [low, high], so that the clipped interval is never mistaken for the t-interval."""
-    x = np.asarray(values, dtype=np.float64)
-    n = len(x)
-    out = {"n": n, "mean": float(x.mean())}
-    if n < 2:
-        return {**out, "sd": None, "ci95": None}
-    from scipy.stats import t
-
-    sd = float(x.std(ddof=1))
-    half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    lo, hi = out["mean"] - half, out["mean"] + half
-    return {**out, "sd": sd, "ci95": [max(lo, bounds[0]), min(hi, bounds[1])],
-            "clipped": [bool(lo < bounds[0]), bool(hi > bounds[1])]}
-
-
-def paired(a: list[float] | np.ndarray, b: list[float] | np.ndarray,
-           bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
-    """The interval of a - b over replicates, each replicate's a and b taken together; a and b lie in
-    ``bounds``, so a - b in [low - high, high - low] ([-1, 1] for a score in [0, 1])."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    diff = a - b
-    return interval(diff, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
 
 
 def trained_with(run: Run) -> str | None:
@@ -113,20 +84,12 @@ def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODE
     return report
 
 
-def _cell(s: dict, scale: float, digits: int) -> str:
-    """'99.20 ± 0.05 [99.13, 100.00*]': mean ± sd [95 % interval], times ``scale``; '*' marks a clipped end."""
-    if s["sd"] is None:
-        return f"{scale * s['mean']:.{digits}f}"
-    lo, hi = (f"{scale * v:.{digits}f}" + ("*" if c else "") for v, c in zip(s["ci95"], s["clipped"]))
-    return f"{scale * s['mean']:.{digits}f} ± {scale * s['sd']:.{digits}f} [{lo}, {hi}]"
-
-
 PERCENT = {"logreg_acc", "knn_acc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
            "val_logreg_acc", "val_map_at_r"}
 
 
 def _fmt(metric: str, s: dict) -> str:
-    return _cell(s, 100, 2) if metric in PERCENT else _cell(s, 1, 4)
+    return percent_or_decimals(s, metric in PERCENT)
 
 
 def markdown(report: dict) -> str:
@@ -141,26 +104,21 @@ def markdown(report: dict) -> str:
             "Trained with: " + "; ".join(f"seed {r['seed']} {r.get('trained_with') or 'unrecorded'}"
                                          for r in report["runs"]) + " (bf16 against fp32 over three seeds: "
             "within the seeds' noise, `benchmarks/results/bf16-vs-fp32-3-seeds-2026-11-29.md`)."]
-    lines = ["", "## Final epoch, per model", "",
-             "| metric | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
-    for k in FINAL_METRICS:
-        lines.append(f"| {k} | " + " | ".join(_fmt(k, report["final"][m][k]) for m in models) + " |")
     diffs = list(report["paired"])
-    lines += ["", "## Final epoch, paired differences (same seed)", "",
-              "| metric | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 1) + "|"]
-    for k in FINAL_METRICS:
-        lines.append(f"| {k} | " + " | ".join(_fmt(k, report["paired"][d][k]) for d in diffs) + " |")
+    lines = ["", "## Final epoch, per model", "",
+             *table("metric", models, [(k, [_fmt(k, report["final"][m][k]) for m in models]) for k in FINAL_METRICS]),
+             "", "## Final epoch, paired differences (same seed)", "",
+             *table("metric", diffs, [(k, [_fmt(k, report["paired"][d][k]) for d in diffs]) for k in FINAL_METRICS])]
     for k, per_epoch in report["by_epoch"].items():
         cols = models + diffs
-        lines += ["", f"## {k} by epoch", "", "| epoch | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-        for e, row in per_epoch.items():
-            lines.append(f"| {e} | " + " | ".join(_fmt(k, row[c]) for c in cols) + " |")
+        lines += ["", f"## {k} by epoch", "",
+                  *table("epoch", cols, [(e, [_fmt(k, row[c]) for c in cols]) for e, row in per_epoch.items()])]
     if "seconds_per_epoch" in report:
         cols = list(report["seconds_per_epoch"])
         lines += ["", "## Training seconds per epoch (median epoch of each run; machine-dependent)", "",
                   "| " + " | ".join(cols) + " |", "|---" * len(cols) + "|",
-                  "| " + " | ".join(_cell(report["seconds_per_epoch"][c], 1, 3) for c in cols) + " |"]
-    if any("*" in line for line in lines):  # a table holds a '*' only where _cell marks a clipped end
+                  "| " + " | ".join(cell(report["seconds_per_epoch"][c], 1, 3) for c in cols) + " |"]
+    if any("*" in line for line in lines):  # a table holds a '*' only where cell marks a clipped end
         head += ["", "*: interval clipped to the metric's range ([0, 1], the silhouette [-1, 1]; a paired difference",
                  "[-1, 1] and [-2, 2]): from so few replicates the t-interval reaches past what the metric can take."]
     return "\n".join(head + lines) + "\n"
@@ -181,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.revs and args.from_files:
         ap.error("--from-files reads every replicate file: name no revisions")
-    from .io import DiskFullError, write_bytes, write_json
+    from ..atomic import write_bytes, write_json
+    from ..errors import DiskFullError
 
     try:
         runs, params, from_files = gather(args.revs, args.from_files, args.replicates, args.params)

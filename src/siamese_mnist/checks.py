@@ -1,5 +1,5 @@
-"""What valid-looking params need of the data and of the machine, checked by the `check` stage before
-anything runs: per-class counts after subsetting (a pair, a retrieval query and a one-shot episode need
+"""Everything the `check` stage validates, in one place: each param's own range (``Params.validate``, run by
+``load_params``), then what valid-looking params need of the data and of the machine, before anything runs: per-class counts after subsetting (a pair, a retrieval query and a one-shot episode need
 two images of a class), k-NN's reference size, and the memory the index files, dumps and batches take.
 
 The per-class counts follow ``data.stratified_counts`` exactly (they depend on the class sizes, not on
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import MODELS, Params, ParamsError
-from .data import DATASETS, stratified_counts
+from .config import MODELS, Params
+from .datasets.catalog import DATASETS, class_names
+from .datasets.splits import stratified_counts
+from .errors import ParamsError
 from .models import MODEL_CLASSES, build_model
 from .pairs import items_per_epoch
 
@@ -159,3 +161,18 @@ def check(p: Params, counts: ClassCounts, classes: list[str], image_size: int) -
     """Everything above, for one params file and one dataset's class sizes."""
     check_counts(p, counts, classes)
     check_memory(p, split_counts(p, counts), image_size)
+
+
+def check_params(p: Params) -> None:
+    """The check stage: ``p`` (already range-checked by ``load_params``) against its dataset's sizes — a folder
+    dataset is scanned, names, counts and file kinds — and against this machine's memory. Later stages
+    re-check only their inputs (an index file's epochs, the epochs dumped), never these."""
+    if p.data.dataset == "folder":
+        from .datasets.folder import scan
+
+        found = scan(p.data.root)
+        counts, classes = scanned_class_counts(found.files, len(found.classes), p.data.root), found.classes
+        p.data.validate_for(int(counts.train.sum()), int(counts.test.sum()), len(classes))
+    else:
+        counts, classes = idx_class_counts(p.data.dataset), class_names(p.data.dataset)
+    check(p, counts, classes, p.data.image_size)

@@ -1,4 +1,4 @@
-"""Atomic writes and checkpoint save/load.
+"""Atomic writes of every output (and the reads that pair with them: JSON, npz, checkpoints).
 
 Every output is written to a temporary file beside it and renamed into place, so a stage
 killed at any moment leaves the previous complete file or none, never a truncated one.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import shutil
 import tempfile
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,13 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .errors import DiskFullError, UnsafeCheckpointError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-class DiskFullError(OSError):
-    """No space left (or quota exceeded) while writing an output; the message names it."""
 
 
 @contextlib.contextmanager
@@ -97,7 +94,7 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> None:
 
 def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     """Uncompressed .npz; byte-identical for identical arrays (zip entries carry a fixed date)."""
-    buf = io.BytesIO()
+    buf = BytesIO()
     np.savez(buf, **arrays)
     write_bytes(path, buf.getvalue())
 
@@ -108,13 +105,9 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def save_checkpoint(path: str | Path, obj: dict) -> None:
-    buf = io.BytesIO()
+    buf = BytesIO()
     torch.save(obj, buf)
     write_bytes(path, buf.getvalue())
-
-
-class UnsafeCheckpointError(RuntimeError):
-    """A checkpoint that holds anything but tensors and plain data."""
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

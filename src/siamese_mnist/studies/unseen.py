@@ -24,14 +24,14 @@ import argparse
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from .config import MODELS
-from .queueing import queue_runs, waiting_names
+from ..config import MODELS
+from .experiments import RepoReader, queue_runs, read_output, waiting_names
 from .replicates import ReportError, Run, find_runs, gather, write_replicates
-from .seeds import _fmt, interval, paired
+from .stats import interval, paired
+from .tables import percent_or_decimals, table
 
 UNSEEN = [5, 6, 7, 8, 9]
 METRICS = ("oneshot_holdout_acc", "holdout_map_at_r", "holdout_roc_auc")
@@ -78,7 +78,7 @@ def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MOD
 
 
 def _cell(metric: str, s: dict) -> str:
-    return _fmt("map_at_r" if metric in PERCENT_METRICS else "roc_auc", s)  # percent, or 4 decimals
+    return percent_or_decimals(s, metric in PERCENT_METRICS)
 
 
 def markdown(report: dict) -> str:
@@ -90,58 +90,19 @@ def markdown(report: dict) -> str:
              "(`metrics/unseen.json`; each run's tables: `metrics/unseen/`). Each cell: mean ± sample standard",
              "deviation [95 % confidence interval of the mean, Student's t]; accuracies and MAP@R in percent.",
              "Test images of the held-out digits only; nothing was tuned on them.",
-             "", "| metric | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for k in METRICS:
-        lines.append(f"| {LABELS[k]} | " + " | ".join(_cell(k, report["final"][c][k]) for c in cols) + " |")
+             "", *table("metric", cols, [(LABELS[k], [_cell(k, report["final"][c][k]) for c in cols]) for k in METRICS])]
     diffs = list(report["paired"])
     lines += ["", "## Paired differences (same seed, same episodes and pairs)", "",
-              "| metric | " + " | ".join(diffs) + " |", "|---" * (len(diffs) + 1) + "|"]
-    for k in METRICS:
-        lines.append(f"| {LABELS[k]} | " + " | ".join(_cell(k, report["paired"][d][k]) for d in diffs) + " |")
+              *table("metric", diffs, [(LABELS[k], [_cell(k, report["paired"][d][k]) for d in diffs]) for k in METRICS])]
     return "\n".join(lines) + "\n"
-
-
-def picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout: list[int], dpi: int = 80) -> bytes:
-    """Per model (columns), the final test embeddings of the seen digits (top) and of the unseen ones
-    (bottom), on the same axes: does an unseen digit get a region of its own?"""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plotting import COLORS
-
-    fig, axes = plt.subplots(2, len(embeddings), figsize=(4 * len(embeddings), 8), squeeze=False)
-    for j, (model, (x, labels)) in enumerate(embeddings.items()):
-        unseen = np.isin(labels, holdout)
-        lo, hi = x.min(0), x.max(0)
-        pad = 0.05 * (hi - lo)
-        for i, (mask, what) in enumerate(((~unseen, "seen digits"), (unseen, "unseen digits"))):
-            ax = axes[i, j]
-            ax.scatter(x[~unseen, 0], x[~unseen, 1], s=1, c="#dde6ee", linewidths=0)  # seen digits, pale: not the 7s' grey
-            for c in np.unique(labels[mask]):
-                pts = x[labels == c]
-                ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
-            ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
-                   title=f"{model}: {what}", xticks=[], yticks=[])
-            if j == len(embeddings) - 1:  # one legend per row, beside it: inside, it hid a cluster
-                ax.legend(markerscale=8, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), title="digit")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def run_embeddings(run: Run, models: tuple[str, ...] = MODELS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The final test embeddings and labels of each model of ``run``, from its DVC-cached outputs."""
-    import dvc.api
-
     out = {}
     for m in models:
         try:
-            with dvc.api.open(f"embeddings/{m}.npz", repo=".", rev=run.rev, mode="rb") as fh:
-                data = fh.read()
+            data = read_output(f"embeddings/{m}.npz", run.rev)
         except Exception as exc:  # noqa: BLE001 - not in the local cache (pulled with --no-cache, or gc'd)
             raise ReportError(f"{run.name}: embeddings/{m}.npz is not in the local DVC cache ({type(exc).__name__}); "
                               f"`dvc exp pull origin {run.name}` brings it") from None
@@ -176,12 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--holdout", type=digit_list, default=UNSEEN,
                        help="the held-out classes, comma-separated (default 5,6,7,8,9)")
     args = ap.parse_args(argv)
-    from .io import DiskFullError, write_bytes, write_json
+    from ..atomic import write_bytes, write_json
+    from ..errors import DiskFullError
 
     try:
         if args.command == "queue":
-            from .replicates import RepoReader
-
             reader = RepoReader(".")
             try:  # done: a run the report would take (HEAD's params and code); an older one is run again
                 done = {experiment_name(r.seed) for r in find_runs(reader, [], vary={"data.holdout_classes":
@@ -200,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.write:
             sys.stdout.write(text)
             return 0
+        from ..plotting import unseen_picture
+
         live = [r for r in runs if r.seed not in from_files]  # runs of this clone: their embeddings are here
-        png = picture(run_embeddings(live[0]), args.holdout) if live else None  # before anything is written
+        png = unseen_picture(run_embeddings(live[0]), args.holdout) if live else None  # before anything is written
         write_json(args.json_out, report)
         write_bytes(args.markdown_out, text.encode())
         if png is not None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .config import MODELS
+from ..config import MODELS
+from .experiments import RepoReader
 
 
 class ReportError(RuntimeError):
@@ -61,34 +62,6 @@ def lock_seed(lock: dict) -> int | None:
     if len(seeds) > 1:
         raise ReportError(f"dvc.lock records several seeds {sorted(seeds)}: a half-finished run")
     return seeds.pop() if seeds else None
-
-
-class RepoReader:
-    """Reads files of a DVC repo at git revisions (git-tracked files and DVC-tracked outputs alike)."""
-
-    def __init__(self, root: str | Path = "."):
-        from dvc.repo import Repo
-
-        self.root = str(root)
-        self.repo = Repo(self.root)
-
-    def read(self, path: str, rev: str) -> str:
-        import dvc.api
-
-        return dvc.api.read(path, repo=self.root, rev=rev)
-
-    def experiments(self) -> list[tuple[str, str]]:
-        """(name, sha) of every experiment of every baseline, newest commit first."""
-        found = [(name, sha) for exps in self.repo.experiments.ls(all_commits=True).values()
-                 for name, sha in exps if sha]
-        times = {sha: self.repo.scm.resolve_commit(sha).commit_time for _, sha in found}
-        return sorted(found, key=lambda e: -times[e[1]])
-
-    def head(self) -> str:
-        return self.repo.scm.get_rev()
-
-    def close(self) -> None:
-        self.repo.close()
 
 
 def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -> Run:
@@ -182,7 +155,7 @@ def write_replicates(runs: list[Run], folder: str | Path) -> None:
     per-epoch table as {column: [values]}, missing values null). Experiments live in one machine's git refs;
     these files, tracked by git, let any clone rebuild the report. Files of other seeds are removed, so the
     folder holds exactly the replicates of the report written beside it."""
-    from .io import write_bytes
+    from ..atomic import write_bytes
 
     folder = Path(folder)
     for r in runs:

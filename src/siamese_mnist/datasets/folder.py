@@ -29,18 +29,17 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
-from .data import DatasetError, idx_bytes
-from .io import atomic_folder
+from ..atomic import atomic_folder
+from ..errors import DatasetError
+from .idx import SPLIT_PREFIX, idx_bytes, split_files
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
-SPLITS = {"train": "train", "val": "val", "test": "t10k"}  # folder name -> IDX file prefix
 MAX_CLASSES = 255  # labels are stored as uint8
 
 
@@ -168,7 +167,7 @@ def scan(root: str | Path) -> Scan:
         raise DatasetError(f"{given}/train: {len(classes)} class folders; at most {MAX_CLASSES} are supported")
     index = {c: i for i, c in enumerate(classes)}
     files: dict[str, list[tuple[str, int]]] = {}
-    for split in SPLITS:
+    for split in SPLIT_PREFIX:  # folder names are the split names
         if split == "val" and not (root / "val").is_dir():
             continue
         dirs = train_dirs if split == "train" else class_dirs(split)
@@ -187,16 +186,12 @@ def scan(root: str | Path) -> Scan:
     return Scan(classes, files, skipped)
 
 
-def ingest(root: str | Path, out_dir: str | Path, image_size: int,
-           check_sizes: Callable[[int, int, int], None] | None = None) -> Scan:
+def ingest(root: str | Path, out_dir: str | Path, image_size: int) -> Scan:
     """Read, check and convert every image of ``root`` into ``out_dir`` (which appears whole, or not at all).
 
-    ``check_sizes(train images, test images, classes)`` runs before any image is read: the data
-    params' range checks that need the dataset's sizes (``DataConfig.validate_for``).
+    The data params' checks against the folder's sizes are the check stage's (``checks``), on the same scan.
     """
     found = scan(root)
-    if check_sizes is not None:
-        check_sizes(len(found.files["train"]), len(found.files["test"]), len(found.classes))
     root, out_dir = Path(root), Path(out_dir)
     for reason, count in sorted(found.skipped.items()):
         log.info("skipped %d file(s): %s", count, reason)
@@ -213,8 +208,8 @@ def ingest(root: str | Path, out_dir: str | Path, image_size: int,
             arrays[split] = (images, np.array([label for _, label in rows], dtype=np.uint8))
     with atomic_folder(out_dir) as tmp:
         for split, (images, labels) in arrays.items():
-            (tmp / f"{SPLITS[split]}-images-idx3-ubyte").write_bytes(idx_bytes(images))
-            (tmp / f"{SPLITS[split]}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+            for path, arr in zip(split_files(tmp, split), (images, labels)):
+                path.write_bytes(idx_bytes(arr))
         (tmp / "classes.json").write_text(json.dumps(found.classes, indent=1, ensure_ascii=False) + "\n")
         with open(tmp / "manifest.csv", "w", newline="") as fh:
             csv.writer(fh, lineterminator="\n").writerows(manifest)

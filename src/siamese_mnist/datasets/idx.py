@@ -1,0 +1,44 @@
+"""The IDX file format every split is stored in (MNIST's own; a folder dataset is ingested into it too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+
+SPLIT_PREFIX = {"train": "train", "val": "val", "test": "t10k"}  # split -> file prefix (val: folder datasets only)
+
+
+def split_files(raw_dir: str | Path, split: str) -> tuple[Path, Path]:
+    """(images, labels) IDX paths of ``split`` in a raw-data folder."""
+    prefix = Path(raw_dir) / SPLIT_PREFIX[split]
+    return Path(f"{prefix}-images-idx3-ubyte"), Path(f"{prefix}-labels-idx1-ubyte")
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    """uint8 array -> IDX bytes (the inverse of :func:`parse_idx`)."""
+    header = bytes([0, 0, 0x08, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+
+
+def parse_idx(raw: bytes) -> np.ndarray:
+    """IDX bytes -> uint8 array of the shape the header declares.
+
+    Header: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
+    then one big-endian uint32 per dimension.
+    """
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError("not an IDX file (bad magic number)")
+    if raw[2] != 0x08:
+        raise DataError(f"IDX type code 0x{raw[2]:02x} is not unsigned byte (0x08)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError("IDX header is truncated")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(f"IDX body has {len(raw) - header} bytes, header declares {expected - header}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)

@@ -1,0 +1,62 @@
+"""The studies' one door to DVC: queueing experiments (``dvc exp run --queue``), what waits in the queue, and
+reading files of finished experiments back out of git refs and the DVC cache. Nothing else imports ``dvc``."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def waiting_names(root: str = ".") -> set[str]:
+    """Names of the experiments queued or running in this repo's DVC queue."""
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        q = repo.experiments.celery_queue
+        return {e.name for e in [*q.iter_queued(), *q.iter_active()] if e.name}
+
+
+def queue_runs(runs: list[tuple[str, list[str]]], dry_run: bool = False) -> None:
+    """`dvc exp run --queue -n NAME -S ...` for each (name, -S arguments), each printed; with ``dry_run`` only printed.
+    CalledProcessError where DVC refuses one (the runs before it stay queued)."""
+    for name, sets in runs:
+        cmd = ["dvc", "exp", "run", "--queue", "-n", name, *[a for x in sets for a in ("-S", x)]]
+        print(" ".join(cmd))
+        if not dry_run:
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+class RepoReader:
+    """Reads files of a DVC repo at git revisions (git-tracked files and DVC-tracked outputs alike)."""
+
+    def __init__(self, root: str | Path = "."):
+        from dvc.repo import Repo
+
+        self.root = str(root)
+        self.repo = Repo(self.root)
+
+    def read(self, path: str, rev: str) -> str:
+        import dvc.api
+
+        return dvc.api.read(path, repo=self.root, rev=rev)
+
+    def experiments(self) -> list[tuple[str, str]]:
+        """(name, sha) of every experiment of every baseline, newest commit first."""
+        found = [(name, sha) for exps in self.repo.experiments.ls(all_commits=True).values()
+                 for name, sha in exps if sha]
+        times = {sha: self.repo.scm.resolve_commit(sha).commit_time for _, sha in found}
+        return sorted(found, key=lambda e: -times[e[1]])
+
+    def head(self) -> str:
+        return self.repo.scm.get_rev()
+
+    def close(self) -> None:
+        self.repo.close()
+
+
+def read_output(path: str, rev: str, root: str | Path = ".") -> bytes:
+    """The bytes of a DVC-tracked output at git revision ``rev`` (from the local cache or a remote)."""
+    import dvc.api
+
+    with dvc.api.open(path, repo=str(root), rev=rev, mode="rb") as fh:
+        return fh.read()
