@@ -37,6 +37,7 @@ def main() -> None:
     import torch
 
     import bench  # its training-step timer and settings: one definition of both
+    import workload  # bench's batch size, read by the timer at each call
     from siamese_mnist.datasets.splits import load_split
     from siamese_mnist.runtime import available_cores, cpu_features, cpu_name, native_bf16, tune_malloc
 
@@ -54,7 +55,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for t, b, amp in combos:
             torch.set_num_threads(t)
-            bench.BATCH = b
+            workload.BATCH = b
             times[(t, b, amp)].append(2 * len(labels) / bench.project_epoch_s("siamese", images, labels, cpu, 2, amp))
     default = (max(threads), 256, precisions[-1])
     print(f"cpu: {cpu_name()} ({' '.join(features)}), {cores} cores, torch {torch.__version__}; "

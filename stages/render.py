@@ -31,7 +31,8 @@ def main() -> None:
         last = emb["test"].shape[0] - 1
         beyond = [e for e in p.render.epochs if e > last]
         if beyond:
-            raise ParamsError(f"render.epochs: epoch {beyond[0]} is beyond the {last} epochs dumped in {emb_path}")
+            raise ParamsError(f"render.epochs: epoch {beyond[0]} is beyond the {last} epochs dumped in {emb_path} "
+                              "(a stale input: `dvc repro` trains first)")
         probe = read_probe(Path(args.probe_dir) / f"{name}_probe.json")
         runs.append(ModelRun(name, emb["test"], emb["test_labels"], dict(enumerate(probe["logreg_acc"])),
                              probe["logreg"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))  # the project's programs that are not tests (readme_tables, relock) are tested too
 SHARED_DATA = Path(os.environ.get("SIAMESE_MNIST_TEST_DATA", ROOT.parent / "shared" / "data"))
 
 

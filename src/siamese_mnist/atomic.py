@@ -14,13 +14,15 @@ import shutil
 import tempfile
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import pandas as pd
-import torch
 
 from .errors import DiskFullError, UnsafeCheckpointError
+
+if TYPE_CHECKING:  # imported where used: a stage that writes no checkpoint or table never loads torch or pandas
+    import pandas as pd
+    import torch
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -105,6 +107,8 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def save_checkpoint(path: str | Path, obj: dict) -> None:
+    import torch
+
     buf = BytesIO()
     torch.save(obj, buf)
     write_bytes(path, buf.getvalue())
@@ -112,6 +116,8 @@ def save_checkpoint(path: str | Path, obj: dict) -> None:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Load with ``weights_only=True``: a file carrying pickled code is refused, never run."""
+    import torch
+
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:

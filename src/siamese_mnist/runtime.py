@@ -11,12 +11,14 @@ import random
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from .errors import DataError, DatasetError, DeviceError, DiskFullError, ParamsError, UnsafeCheckpointError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the download, render and animate stages never need it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     try:
         text = Path(cpuinfo).read_text()
     except OSError:  # not Linux: ask torch what it can see
+        import torch
+
         have = {"avx2": torch.cpu._is_avx2_supported(), "avx512f": torch.cpu._is_avx512_supported(),
                 "avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx_tile": torch.cpu._is_amx_tile_supported()}
         return [f for f in wanted if have.get(f)]
@@ -104,6 +108,8 @@ def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
 def native_bf16(device: torch.device, features: list[str] | None = None) -> bool:
     """Whether ``device`` executes bfloat16 matrix maths natively (not emulated in fp32):
     AVX-512 BF16 or AMX on a CPU, compute capability 8.0 or newer (bf16 tensor cores) on CUDA."""
+    import torch
+
     if device.type == "cpu":
         return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features() if features is None else features))
     if device.type == "cuda":
@@ -148,6 +154,8 @@ def release_free_memory() -> bool:
 
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch's global generators (code that wants randomness takes a Generator)."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -202,6 +210,8 @@ def machine_settings(env: dict[str, str] | None = None) -> tuple[str, int]:
 
 def set_threads(threads: int) -> int:
     """Use ``threads`` intra-op threads (0 = one per available core, and never more); returns the number in effect."""
+    import torch
+
     cores = available_cores()
     if threads > cores:  # more threads than cores only thrash (9999 made 20 000 OS threads and 35 s steps)
         log.warning("%s=%d is more than the %d available cores; using %d", THREADS_ENV, threads, cores, cores)
@@ -211,6 +221,8 @@ def set_threads(threads: int) -> int:
 
 def set_determinism(deterministic: bool) -> None:
     """On CUDA, trade speed for run-to-run identical results (CPU kernels here are deterministic already)."""
+    import torch
+
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(deterministic, warn_only=False)
@@ -231,6 +243,8 @@ def cpu_name() -> str:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA, then MPS, then CPU; an explicit device must exist, else DeviceError."""
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     mps_ok = bool(mps and mps.is_available())
     if name == "auto":

@@ -111,6 +111,20 @@ def test_second_repro_runs_nothing(pipeline_repo, tmp_path):
     assert repo.status() == {}
 
 
+def test_an_edit_to_the_fetcher_reruns_only_download_and_a_study_edit_nothing(pipeline_repo, tmp_path):
+    """A module is the unit of DVC's cache: the downloader's edit reruns the download (whose verified files come
+    out the same, so nothing after it reruns), an edit in the studies wing reruns no stage at all."""
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    with open(repo.path / "src/siamese_mnist/datasets/fetch.py", "a") as fh:
+        fh.write("# an edit\n")
+    assert set(repo.status()) == {"download"}
+    assert ran(repo.dvc("repro").stdout) == {"download"}
+    for study in ("studies/spread.py", "studies/search/selection.py", "studies/experiments.py"):
+        with open(repo.path / "src/siamese_mnist" / study, "a") as fh:
+            fh.write("# an edit\n")
+    assert repo.status() == {}
+
+
 def test_render_param_reruns_only_render_and_animate(pipeline_repo, tmp_path):
     repo = pipeline_repo.copy(tmp_path / "repo")
     repo.set_params(render={"grid_resolution": 40})

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from test_experiments import run_queue, start_queue, wait_queue
+from test_queued_experiments import run_queue, start_queue, wait_queue
 
 from conftest import Repo
 

@@ -5,7 +5,7 @@ import json
 import sys
 
 import pytest
-from test_experiments import run_queue
+from test_queued_experiments import run_queue
 
 pytestmark = pytest.mark.integration
 

@@ -234,8 +234,8 @@ def head_identity(vary: dict | None = None, root: str | Path = ".") -> dict | No
 
 def check_identity(runs: list[Run], folder: str | Path, ref: dict | None) -> None:
     """Refuse a replicate file whose recorded identity is not HEAD's: it ran other params or code. A refactor
-    proven byte-identical (tests/same_outputs.sh) re-records the code of dvc.lock and of these files alike
-    (tests/relock.py), so it orphans none. Files without a recorded identity predate the check."""
+    proven byte-identical (tools/same_outputs.sh) re-records the code of dvc.lock and of these files alike
+    (tools/relock.py), so it orphans none. Files without a recorded identity predate the check."""
     if ref is None:
         return
     for r in runs:
@@ -251,4 +251,4 @@ def check_identity(runs: list[Run], folder: str | Path, ref: dict | None) -> Non
             "ran other code: " + ", ".join(p for p in sorted(set(r.identity[stage]["code"]) | set(ref[stage]["code"]))
                                            if r.identity[stage]["code"].get(p) != ref[stage]["code"].get(p)))
         raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} {what}; rerun that seed, or, if a refactor "
-                          "proven byte-identical changed the code, record it with tests/relock.py")
+                          "proven byte-identical changed the code, record it with tools/relock.py")

@@ -18,7 +18,7 @@ machine's git refs, so ``--write`` also keeps each replicate's per-epoch tables 
 ``metrics/replicates/seed-<N>.json`` (tracked by git): every seed no experiment of this clone ran comes from
 its file, so a later session or another machine adds seeds without losing the committed ones (a fresh clone
 rebuilds the report from them); ``--from-files`` reads the files alone; a file whose identity is not HEAD's is refused,
-and ``tests/relock.py``, run after a refactor proven byte-identical, re-records the code in both.
+and ``tools/relock.py``, run after a refactor proven byte-identical, re-records the code in both.
 
 For each model and metric the report gives the mean, the sample standard deviation and a 95 %
 confidence interval of the mean (Student's t, n - 1 degrees of freedom), clipped to the range the

@@ -14,7 +14,7 @@ and rule by construction:
     python -m siamese_mnist search apply             # the winners into params.yaml, each line saying its trial
 
 Selection reads validation figures only (the ``val`` block of ``metrics/<model>.json``), at a rung's final
-epoch; the test figures the same files hold are never read (tests/test_search.py scrambles them). ``queue``
+epoch; the test figures the same files hold are never read (tests/studies/test_search_selection.py scrambles them). ``queue``
 skips trials that finished (an experiment of that name, of any baseline) or wait in the queue, so after a
 stop the same command queues only what is missing. Several machines sharing a git and a DVC remote each take a
 share (``--share 1/2``, ``--share 2/2``), push (``dvc exp push origin -A --run-cache``), and whoever selects

@@ -113,7 +113,9 @@ def recorded(spec: Spec, saved: dict | None, kept_by_rung: dict[int, dict[str, l
                                                       for mm in MODELS):
                 continue  # recorded under another space or another selection: not a run of this plan
             failed = bool(t.get("failed"))
-            out.setdefault(rung, {})[slot] = Trial(t["name"], t["rev"], rung, slot, t["trial_of"], t["settings"],
+            # in search.yaml's order, as an experiment's are (the JSON file sorts its keys): the table's columns
+            settings = {mm: {k: t["settings"][mm][k] for k in draw(spec, t["trial_of"][mm])[mm]} for mm in MODELS}
+            out.setdefault(rung, {})[slot] = Trial(t["name"], t["rev"], rung, slot, t["trial_of"], settings,
                                                    {mm: {"val": None if failed else t["val"][mm]} for mm in MODELS},
                                                    dict(t.get("train_seconds", {})), failed)
     return out

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("train_limit, val, train", [(3_000, 300, 2_700), (12_000, 1_200, 10_800)])

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Do two revisions produce the same outputs, byte for byte, on the tiny MNIST config?
 #
-#   bash tests/same_outputs.sh REV_A REV_B [MNIST_MIRROR]
+#   bash tools/same_outputs.sh REV_A REV_B [MNIST_MIRROR]
 #
 # Runs the real `dvc repro` of each revision's pipeline (tests/integration/conftest.py's tiny config,
 # one thread) in a scratch folder and compares the md5 of every output. Wall-clock files differ by

@@ -1,5 +1,6 @@
-"""Every way a mirror can fail, most served from 127.0.0.1: the next source is tried, nothing partial remains,
-and no mirror, however big, endless or slow its answer, costs more than 300 MB or its deadline."""
+"""Downloading: checksums, bad gzip, the order of the sources, and every way a mirror can fail, most served
+from 127.0.0.1: the next source is tried, nothing partial remains, and no mirror, however big, endless or
+slow its answer, costs more than 300 MB or its deadline."""
 
 import functools
 import gzip
@@ -7,16 +8,71 @@ import http.server
 import itertools
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import zlib
 
+import numpy as np
 import pytest
 
-from siamese_mnist.datasets.fetch import download, gunzip
+from siamese_mnist.datasets.catalog import DATASETS
+from siamese_mnist.datasets.fetch import download, fetch_from, gunzip, sources_for, verify
 from siamese_mnist.errors import DataError
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+def test_checksum_mismatch_is_rejected(raw_dir):
+    spec = DATASETS["mnist"]["files"]["t10k-labels-idx1-ubyte"]
+    raw = bytearray((raw_dir / spec.name).read_bytes())
+    raw[-1] ^= 1  # same size, valid header, one label changed
+    with pytest.raises(DataError, match="sha256"):
+        verify(bytes(raw), spec)
+
+
+def test_truncated_gzip_is_rejected(mnist_dir):
+    blob = (mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    with pytest.raises(DataError, match="not a valid gzip"):
+        gunzip(blob[: len(blob) // 2], "t10k-labels-idx1-ubyte.gz")
+
+
+def test_html_error_page_is_rejected():
+    with pytest.raises(DataError, match="HTML page"):
+        gunzip(b"<!DOCTYPE html><html><body>Access denied</body></html>", "x.gz")
+
+
+def test_gzip_of_wrong_bytes_is_rejected(tmp_path, mnist_dir):
+    for f in mnist_dir.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    # right size and header, wrong labels: only the checksum can tell
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(10000, np.uint8))))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte: sha256"):
+        fetch_from(str(tmp_path), "mnist")
+
+
+def test_download_falls_through_sources_and_lists_every_failure(tmp_path, mnist_dir):
+    out = tmp_path / "raw"
+    with pytest.raises(DataError) as exc:
+        download("mnist", out, [str(tmp_path / "nowhere"), "http://127.0.0.1:9/"], timeout=2)
+    msg = str(exc.value)
+    assert "nowhere" in msg and "127.0.0.1:9" in msg
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    download("mnist", out, [str(tmp_path / "nowhere"), str(mnist_dir)])
+    assert sorted(p.name for p in out.iterdir()) == sorted(DATASETS["mnist"]["files"])
+
+
+def test_mirror_env_comes_first():
+    assert sources_for("mnist", {"MNIST_MIRROR": "/m"})[:2] == ["/m", "https://ossci-datasets.s3.amazonaws.com/mnist/"]
+    assert sources_for("mnist", {})[0].startswith("https://")
+    assert sources_for("mnist", {"MNIST_MIRROR": "/m", "MNIST_OFFLINE": "1"}) == ["/m"]
+    with pytest.raises(DataError, match="MNIST_MIRROR is not set"):
+        sources_for("mnist", {"MNIST_OFFLINE": "1"})
 
 
 def handler_for(mnist_dir, fault):

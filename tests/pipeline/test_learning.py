@@ -3,7 +3,7 @@
 Every model trains for 4 epochs on 4 000 training images (a few hundred optimiser steps, seconds on a
 CPU) and is scored by logistic regression on a separate validation split: fitted on the embeddings
 of 2 000 training images, scored on 1 000 validation images it never trained on. The bounds and the
-margins they keep are in :data:`BOUND` (measured: see its comment). ``python tests/breakages.py``
+margins they keep are in :data:`BOUND` (measured: see its comment). ``python tools/breakages.py``
 applies known breakages one at a time (no optimiser step, a detached negative term, misaligned pair
 targets, ...) and checks that this suite catches each.
 """
@@ -37,7 +37,7 @@ SECTIONS = {
     "triplet": TripletConfig(batch_size=64, lr=5e-3, shift=0, per_epoch=3000),
 }
 # Validation logistic-regression accuracy (10 classes, chance 0.10), measured on this setup (AMD EPYC,
-# torch 2.14.1, the breakages patched in by hand the way tests/breakages.py applies them):
+# torch 2.14.1, the breakages patched in by hand the way tools/breakages.py applies them):
 #   untrained (epoch 0):  0.280 for every model (the same initial network)
 #   trained, 4 epochs:    cnn 0.878, siamese 0.859, triplet 0.836
 #   broken:               no optimiser step 0.238 / 0.243 / 0.243 (cnn / siamese / triplet; batch-norm

@@ -1,12 +1,12 @@
 """Record edited code in dvc.lock for stages whose outputs a refactor provably left byte-identical.
 
-    python tests/relock.py STAGE [STAGE ...]     # e.g. check download 'train@cnn'
+    python tools/relock.py STAGE [STAGE ...]     # e.g. check download 'train@cnn'
 
 What `dvc commit` does, for a clone that lacks the outputs to hash: each named stage's git-tracked
 file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes,
 the dependency list follows ``dvc.yaml`` (a renamed module) and a key added to a recorded params section
 (a param whose default is the old behaviour) is recorded too — a recorded value that changed is refused;
-its outputs' hashes stay, and the replicate files of the seeds and unseen reports record the same code. Use it only after ``bash tests/same_outputs.sh OLD NEW`` showed every output of
+its outputs' hashes stay, and the replicate files of the seeds and unseen reports record the same code. Use it only after ``bash tools/same_outputs.sh OLD NEW`` showed every output of
 the tiny config byte-identical — or a checkpoint differing only in a recorded config field, its tensors
 identical (the script says so) — and name in the commit message what was proven; a stage whose outputs
 did change must rerun instead.

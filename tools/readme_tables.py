@@ -1,16 +1,16 @@
 """The result tables of README.md and docs/results.md, written from the tracked files they cite.
 
-    python tests/readme_tables.py headline    # README: the default run's logistic regression and MAP@R
-    python tests/readme_tables.py final       # final metrics of the default run
-    python tests/readme_tables.py retrieval   # retrieval and one-shot, with the raw-pixel baseline
-    python tests/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
-    python tests/readme_tables.py seeds       # the seeds report: final metrics over replicates
-    python tests/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
-    python tests/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
-    python tests/readme_tables.py unseen      # the unseen-digits report: each model and the pixels, and model − pixels
+    python tools/readme_tables.py headline    # README: the default run's logistic regression and MAP@R
+    python tools/readme_tables.py final       # final metrics of the default run
+    python tools/readme_tables.py retrieval   # retrieval and one-shot, with the raw-pixel baseline
+    python tools/readme_tables.py per-epoch   # logistic-regression accuracy per epoch, test and validation
+    python tools/readme_tables.py seeds       # the seeds report: final metrics over replicates
+    python tools/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
+    python tools/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
+    python tools/readme_tables.py unseen      # the unseen-digits report: each model and the pixels, and model − pixels
 
-``python tests/readme_tables.py --write`` rewrites every such table in place after a new run.
-``tests/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
+``python tools/readme_tables.py --write`` rewrites every such table in place after a new run.
+``tests/pipeline/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
 README.md or any page under docs/, and requires the page to hold exactly that table: a figure edited
 by hand, or left behind by a new run, fails the test.
 """
@@ -212,7 +212,7 @@ def write_pages(root: Path = ROOT) -> list[str]:
             while end < len(lines) and lines[end].startswith("|"):
                 end += 1
             window = "\n".join(lines[max(0, i - 6):i])
-            name = re.findall(r"python tests/readme_tables\.py ([\w-]+)", window[window.rfind("Source:"):]) \
+            name = re.findall(r"python tools/readme_tables\.py ([\w-]+)", window[window.rfind("Source:"):]) \
                 if "Source:" in window else []
             out += TABLES[name[-1]](root).splitlines() if name and name[-1] in TABLES else lines[i:end]
             i = end
@@ -227,6 +227,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         print("rewrote: " + (", ".join(write_pages()) or "nothing (every table is current)"))
     elif len(sys.argv) != 2 or sys.argv[1] not in TABLES:
-        sys.exit(f"usage: python tests/readme_tables.py {{{','.join(TABLES)}}} | --write")
+        sys.exit(f"usage: python tools/readme_tables.py {{{','.join(TABLES)}}} | --write")
     else:
         print(TABLES[sys.argv[1]]())

@@ -3,7 +3,7 @@ file that the table cites.
 
 A table whose cells hold decimal numbers must be preceded (within the few lines above it) by a line
 starting "Source:" that names one or more files in backticks, each tracked by git. Where that line
-also names a table command, ``python tests/readme_tables.py NAME``, the table must be exactly what
+also names a table command, ``python tools/readme_tables.py NAME``, the table must be exactly what
 the command writes from those files (every cell in its place). Otherwise, the weaker check: every
 decimal number of the table must equal some number of the cited files rounded to the README's
 precision, as it is or times 100 (fractions shown in percent). Integers are not checked.
@@ -25,13 +25,13 @@ import pytest
 
 import readme_tables
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))
 PAGES = ["README.md", *DOCS]
 README_MAX_LINES = 250
 DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 CITED = re.compile(r"`([\w./@-]+\.(?:json|csv|md|tsv|yaml))`")
-COMMAND = re.compile(r"python tests/readme_tables\.py ([\w-]+)")
+COMMAND = re.compile(r"python tools/readme_tables\.py ([\w-]+)")
 ISSUE = re.compile(r"\bissues?\s*#?\d+|\bissue\s+no\.?\s*\d+", re.IGNORECASE)
 HEX = r"[0-9a-f]{7,40}"
 # a hex word with a digit and a letter (f685464, 18472d8), anywhere; an all-digit one (3066889) where a
@@ -99,7 +99,7 @@ def check(readme: str, root: Path, tracked: set[str], name: str = "README.md") -
             if command[0] not in readme_tables.TABLES:
                 problems.append(f"{name}:{line_no}: unknown table command {command[0]!r}")
             elif "\n".join(rows) != readme_tables.TABLES[command[0]](root):
-                problems.append(f"{name}:{line_no}: differs from `python tests/readme_tables.py {command[0]}`")
+                problems.append(f"{name}:{line_no}: differs from `python tools/readme_tables.py {command[0]}`")
             continue
         candidates = [x for c in cited for x in numbers_in(root / c)]
         problems += [f"{name}:{line_no}: {v} is in none of {', '.join(cited)}"
@@ -182,7 +182,7 @@ def test_untraceable_sources_are_found_and_plain_numbers_are_not():
     bad = ["`git show 3066889:metrics/siamese.json`", "seed 0 is the default run (commit f685464)",
            "`python -m siamese_mnist report 18472d8 seed-1 seed-2`", "recorded in issue 12",
            "issue 11's closing note", "see issue #7", "`python benchmarks/bf16_vs_fp32.py --fp32 18472d8 seed-1`",
-           "`bash tests/same_outputs.sh 6254bd7 790538d`", "at 3066889:metrics/cnn.json"]
+           "`bash tools/same_outputs.sh 6254bd7 790538d`", "at 3066889:metrics/cnn.json"]
     for line in bad:
         assert untraceable_sources(line), line
     good = ["55 000 training images, 10 000 test pairs, 14250000 images in all", "sha256 of the bytes",
@@ -216,13 +216,13 @@ def test_generated_tables_are_compared_cell_for_cell(tmp_path):
     shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
     table = readme_tables.per_epoch(tmp_path)
     cited = "`plots/eval/cnn.csv`, `plots/eval/siamese.csv`, `plots/eval/triplet.csv`"
-    readme = f"Source: {cited} (`python tests/readme_tables.py per-epoch`)\n\n{table}\n"
+    readme = f"Source: {cited} (`python tools/readme_tables.py per-epoch`)\n\n{table}\n"
     tracked = {"plots/eval/cnn.csv", "plots/eval/siamese.csv", "plots/eval/triplet.csv"}
     assert check(readme, tmp_path, tracked) == []
     row = table.splitlines()[2].split(" | ")
     row[2], row[3] = row[3], row[2]  # swap two epochs' figures: both numbers exist in the file
     swapped = readme.replace(table.splitlines()[2], " | ".join(row))
-    assert check(swapped, tmp_path, tracked) == ["README.md:3: differs from `python tests/readme_tables.py per-epoch`"]
+    assert check(swapped, tmp_path, tracked) == ["README.md:3: differs from `python tools/readme_tables.py per-epoch`"]
 
 
 def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path):

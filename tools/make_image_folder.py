@@ -1,6 +1,6 @@
 """Write an ImageFolder-style dataset from MNIST-format files, to try `data.dataset: folder` on.
 
-    python tests/make_image_folder.py ../shared/data/fashion-mnist /tmp/fashion-photos \
+    python tools/make_image_folder.py ../shared/data/fashion-mnist /tmp/fashion-photos \
         --dataset fashion-mnist --train 100 --test 40 --size 64x48 --invert --format jpg
 
 Class folders are named by words (the dataset's class names, lower case, "/" and spaces as "-"); each

@@ -1,0 +1,61 @@
+"""studies/experiments.py, the studies' one door to DVC, on a real git + DVC repo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from siamese_mnist.studies.experiments import RepoReader, queue_runs, read_output, waiting_names
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+    def run(*args):
+        subprocess.run(args, cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    run("git", "init", "-q", "-b", "main")
+    run("dvc", "init", "-q")
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    (tmp_path / "data.bin").write_bytes(b"\x00\x01 first")
+    run("dvc", "add", "-q", "data.bin")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "first")
+    (tmp_path / "params.yaml").write_text("seed: 2\n")
+    (tmp_path / "data.bin").write_bytes(b"\x00\x01 second")
+    run("dvc", "add", "-q", "data.bin")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "second")
+    return tmp_path
+
+
+def test_files_are_read_at_any_revision_git_tracked_and_dvc_tracked_alike(repo):
+    reader = RepoReader(repo)
+    try:
+        assert reader.read("params.yaml", "HEAD") == "seed: 2\n"
+        assert reader.read("params.yaml", "HEAD~1") == "seed: 1\n"
+        assert reader.head() == subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                               text=True).stdout.strip()
+        assert reader.experiments() == []  # none run in this repo
+    finally:
+        reader.close()
+    assert read_output("data.bin", "HEAD~1", repo) == b"\x00\x01 first"  # from the DVC cache, as bytes
+    assert read_output("data.bin", "HEAD", repo) == b"\x00\x01 second"
+
+
+def test_an_empty_queue_waits_for_nothing(repo):
+    assert waiting_names(str(repo)) == set()
+
+
+def test_a_dry_run_prints_each_queue_command_and_queues_nothing(repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo)
+    queue_runs([("seed-3", ["seed=3"]), ("unseen-s0", ["seed=0", "data.holdout_classes=[5,6]"])], dry_run=True)
+    assert capsys.readouterr().out.splitlines() == [
+        "dvc exp run --queue -n seed-3 -S seed=3",
+        "dvc exp run --queue -n unseen-s0 -S seed=0 -S data.holdout_classes=[5,6]"]
+    assert waiting_names(str(repo)) == set()

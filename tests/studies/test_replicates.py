@@ -1,0 +1,127 @@
+"""The replicate files and the identity of a replicate: what makes two runs replicates of one experiment."""
+
+import pandas as pd
+import pytest
+from spread_common import _runs_with_gaps
+
+from siamese_mnist.studies.replicates import ReportError, read_replicates, write_replicates
+from siamese_mnist.studies.spread import main, summarise
+
+
+def _lock(seed=0, lr=0.003, md5="aaa", stale=False):
+    stages = {"train@cnn": {"cmd": "python stages/train.py cnn",
+                            "deps": [{"path": "src/siamese_mnist/losses.py", "md5": md5},
+                                     {"path": "data/index/cnn.npz", "md5": f"index-of-seed-{seed}"}],
+                            "params": {"params.yaml": {"seed": seed, "cnn": {"lr": lr}}}},
+              "check": {"deps": [{"path": "params.yaml", "md5": f"file-of-seed-{seed}"}]}}
+    if stale:  # an entry left in dvc.lock by a stage that dvc.yaml no longer has
+        stages["train_cnn"] = {"deps": [{"path": "src/old.py", "md5": "zzz"}], "params": {"params.yaml": {"x": 1}}}
+    return {"schema": "2.0", "stages": stages}
+
+
+def test_replicate_identity_ignores_seed_data_and_stale_stages_but_not_params_or_code():
+    from siamese_mnist.studies.replicates import identity, lock_seed
+
+    stages = {"train", "check"}
+    ref = identity(_lock(seed=0, stale=True), stages)
+    assert identity(_lock(seed=1), stages) == ref  # another seed: other data hashes, same identity
+    assert identity(_lock(seed=1, lr=0.01), stages) != ref  # another param
+    assert identity(_lock(seed=1, md5="bbb"), stages) != ref  # other code
+    assert lock_seed(_lock(seed=3)) == 3
+    mixed = _lock(seed=3)
+    mixed["stages"]["evaluate@cnn"] = {"params": {"params.yaml": {"seed": 4}}}
+    with pytest.raises(ReportError, match="several seeds"):
+        lock_seed(mixed)
+
+
+def test_the_replicate_files_give_the_same_report_as_the_runs_they_were_written_from(tmp_path):
+    runs = _runs_with_gaps()
+    (tmp_path / "seed-7.json").write_text("{}")  # a replicate of an older report: not one of these
+    write_replicates(runs, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seed-0.json", "seed-1.json", "seed-2.json"]
+    back = read_replicates(tmp_path)
+    assert summarise(back, epochs=[1, 2]) == summarise(runs, epochs=[1, 2])
+    for a, b in zip(runs, back):
+        assert (a.name, a.rev, a.seed, a.seconds_per_epoch) == (b.name, b.rev, b.seed, b.seconds_per_epoch)
+        for m in a.tables:
+            pd.testing.assert_frame_equal(a.tables[m], b.tables[m])  # the empty column too: NaN, not None
+
+
+@pytest.mark.parametrize("text, why", [
+    ("not json", "JSONDecodeError: Expecting value"),
+    ("[]", "TypeError: list indices must be integers or slices, not str"),
+    ('{"name": "x", "rev": "y", "seed": 0, "tables": {}}', "KeyError: 'seconds_per_epoch'"),
+    ('{"name": "x", "rev": "y", "seed": "zero", "tables": {}, "seconds_per_epoch": {}}', "ValueError: invalid literal"),
+])
+def test_a_damaged_replicate_file_is_one_line_exit_2(tmp_path, monkeypatch, capsys, text, why):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("render:\n  epochs: [1]\n")
+    write_replicates(_runs_with_gaps(), "metrics/replicates")
+    (tmp_path / "metrics/replicates/seed-1.json").write_text(text)
+    assert main(["--from-files"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seeds: metrics/replicates/seed-1.json: not a replicate file written by `seeds --write` "
+                          f"({why}") and err.count("\n") == 1, err
+
+
+def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_unseen_runs():
+    from siamese_mnist.studies.replicates import identity, lock_values
+
+    stages = {"train", "check", "render"}
+    ref = _lock(seed=0)
+    ref["stages"]["render"] = {"deps": [{"path": "src/siamese_mnist/plotting.py", "md5": "p1"}],
+                               "params": {"params.yaml": {"render.dpi": 80}}}
+    other = _lock(seed=1)
+    other["stages"]["render"] = {"deps": [{"path": "src/siamese_mnist/plotting.py", "md5": "p2"}],
+                                 "params": {"params.yaml": {"render.dpi": 120}}}
+    assert identity(other, stages) == identity(ref, stages)  # only the plots differ: still a replicate
+    held = _lock(seed=2)
+    held["stages"]["train@cnn"]["params"]["params.yaml"]["data.holdout_classes"] = [5, 6]
+    ref["stages"]["train@cnn"]["params"]["params.yaml"]["data.holdout_classes"] = []
+    assert identity(held, stages) != identity(ref, stages)
+    vary = ("data.holdout_classes",)
+    assert identity(held, stages, vary) == identity(ref, stages, vary)
+    assert lock_values(held, "data.holdout_classes") == [[5, 6]] and lock_values(held, "x") == []
+
+
+def test_a_replicate_file_of_other_params_or_code_is_refused_naming_the_stage_and_what_differs(tmp_path):
+    from siamese_mnist.studies.replicates import check_identity, identity
+
+    stages = {"train"}
+    ref = identity(_lock(seed=0), stages)
+    runs = _runs_with_gaps()
+    runs[0].identity = identity(_lock(seed=0), stages)  # same params and code
+    runs[1].identity = {}  # written before identities were recorded
+    check_identity(runs, "metrics/replicates", ref)
+    check_identity(runs, "metrics/replicates", None)  # no pipeline at HEAD to compare with
+    runs[2].identity = identity(_lock(seed=2, lr=0.01), stages)
+    with pytest.raises(ReportError, match=r"^metrics/replicates/seed-2.json: stage train@cnn ran cnn = \{'lr': 0.01\}, "
+                                          r"HEAD \{'lr': 0.003\}; rerun that seed"):
+        check_identity(runs, "metrics/replicates", ref)
+    runs[2].identity = identity(_lock(seed=2, md5="bbb"), stages)
+    with pytest.raises(ReportError, match="stage train@cnn ran other code: src/siamese_mnist/losses.py; rerun"):
+        check_identity(runs, "metrics/replicates", ref)
+    # the files keep the identity they were written with
+    write_replicates(runs, tmp_path)
+    assert [r.identity for r in read_replicates(tmp_path)] == [r.identity for r in runs]
+
+
+def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
+    import json
+
+    from relock import relock_replicates  # tools/relock.py (tests/conftest.py puts tools/ on sys.path)
+    from siamese_mnist.studies.replicates import check_identity, identity
+
+    stages = {"train"}
+    runs = _runs_with_gaps()
+    for r in runs:
+        r.identity = identity(_lock(seed=r.seed, md5="old"), stages)
+    write_replicates(runs, tmp_path / "metrics/replicates")
+    new = _lock(seed=0, md5="new")  # the refactored code, its outputs proven byte-identical
+    new["stages"]["train@cnn"]["params"]["params.yaml"]["cnn.block"] = "conv_bn_relu_pool"  # a param added
+    relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, root=tmp_path)
+    back = read_replicates(tmp_path / "metrics/replicates")
+    check_identity(back, "metrics/replicates", identity(new, stages))  # no replicate orphaned
+    assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
+        json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
+                               for m, t in runs[1].tables.items()}))
