@@ -166,7 +166,7 @@ runpy.run_path("stages/train.py", run_name="__main__")
     declared = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["do"]["deps"]
     assert "train.py" in out  # the stage script itself
     assert set(out) - {"train.py"} == {Path(d).name for d in declared if d.startswith("src/siamese_mnist/")}
-    assert "training.py" in out and "seeds.py" not in out and "plotting.py" not in out
+    assert "training.py" in out and "spread.py" not in out and "plotting.py" not in out
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong shapes", "not a dict", "optimizer",

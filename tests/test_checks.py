@@ -109,7 +109,7 @@ def test_a_silhouette_sample_smaller_than_two_per_class_is_refused():
 
 @pytest.mark.parametrize("seed", range(20))
 def test_split_counts_are_what_the_stages_draw(seed):
-    """Against data.split_validation and stratified_subset themselves, on random class sizes and limits."""
+    """Against splits.split_validation and stratified_subset themselves, on random class sizes and limits."""
     from siamese_mnist.datasets.splits import split_validation
 
     rng = np.random.default_rng(seed)

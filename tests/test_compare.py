@@ -229,7 +229,7 @@ def test_crafted_probe_exits_2_naming_the_field(workdir, monkeypatch, capfd, tex
 
 
 @pytest.mark.parametrize("probe, verdict", [('{"threshold": -1.0}', "threshold -1.0000 (models/siamese_probe.json): "
-                                             "different"),  # evaluation.REJECT_ALL: a valid "never same"
+                                             "different"),  # probe.REJECT_ALL: a valid "never same"
                                             ('{"threshold": 1}', "threshold 1.0000 (models/siamese_probe.json): same")])
 def test_any_finite_threshold_is_used(workdir, monkeypatch, capfd, probe, verdict):
     (workdir / "models/siamese_probe.json").write_text(probe)

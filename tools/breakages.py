@@ -189,7 +189,7 @@ BREAKAGES = [
     Breakage("the pool-first block as the default one", "src/siamese_mnist/models.py",
              "        return [conv, pool, nn.BatchNorm2d(c_out), relu]", "        return [conv, nn.BatchNorm2d(c_out), pool, relu]",
              ("tests/test_models.py",)),
-    Breakage("the op profile files batch-norm under other", "benchmarks/bench.py",
+    Breakage("the op profile files batch-norm under other", "benchmarks/step_profile.py",
              '("batch_norm", ("batch_norm",))', '("batch_norm", ("batchnorm",))', ("tests/pipeline/test_bench.py",)),
     Breakage("an old checkpoint's missing block refused", "src/siamese_mnist/compare.py",
              '    section = {"block": arch.pop("block", "conv_bn_relu_pool"), **section}', "    arch.pop('block', 0)",

@@ -2,7 +2,7 @@
 ``load_params``), then what valid-looking params need of the data and of the machine, before anything runs: per-class counts after subsetting (a pair, a retrieval query and a one-shot episode need
 two images of a class), k-NN's reference size, and the memory the index files, dumps and batches take.
 
-The per-class counts follow ``data.stratified_counts`` exactly (they depend on the class sizes, not on
+The per-class counts follow ``datasets.splits.stratified_counts`` exactly (they depend on the class sizes, not on
 the seed), so a param refused here is one that a later stage would have failed on.
 """
 
@@ -47,7 +47,7 @@ def scanned_class_counts(files: dict[str, list[tuple[str, int]]], num_classes: i
 
 def split_counts(p: Params, counts: ClassCounts) -> dict[str, np.ndarray]:
     """(K,) images per class of train (after validation is carved out), validation and test, as
-    ``data.load_splits`` will draw them."""
+    ``datasets.splits.load_splits`` will draw them."""
     train = stratified_counts(counts.train, p.data.train_limit)
     if counts.val is None:
         val = stratified_counts(train, p.data.val_count(int(train.sum())))

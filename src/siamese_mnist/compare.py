@@ -190,7 +190,7 @@ def load_threshold(path: str | Path) -> float:
         raise CompareError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(probe, dict):
         raise CompareError(f"{path}: should hold a JSON object with a threshold, not a {type(probe).__name__}")
-    # any finite number: -1 (evaluation.REJECT_ALL) is a valid "never same"; NaN would answer "different" silently
+    # any finite number: -1 (probe.REJECT_ALL) is a valid "never same"; NaN would answer "different" silently
     return float(_number(probe, "threshold", f"{path}: "))
 
 

@@ -1,4 +1,4 @@
-"""Where the seeds report's replicates come from: experiments in this machine's git refs (HEAD and every
+"""Where the reports' replicates (seeds and unseen) come from: experiments in this machine's git refs (HEAD and every
 experiment that differs from it in ``seed`` alone, by its dvc.lock), or the tracked per-replicate files
 ``metrics/replicates/seed-<N>.json`` that ``seeds --write`` keeps so any clone can rebuild the report."""
 
