@@ -40,6 +40,16 @@ def fashion_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def omniglot_dir() -> Path:
+    """Upstream's Omniglot zips (../shared/data/omniglot): the background and evaluation sets, the minimal splits,
+    Lake's 20 runs."""
+    d = SHARED_DATA / "omniglot"
+    if not (d / "all_runs.zip").exists():
+        pytest.fail(f"test data missing: {d} (set SIAMESE_MNIST_TEST_DATA to the folder holding omniglot/)")
+    return d
+
+
+@pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory, mnist_dir) -> Path:
     """The verified, uncompressed IDX files, as the download stage writes them."""
     from siamese_mnist.datasets.fetch import download

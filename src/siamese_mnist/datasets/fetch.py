@@ -91,7 +91,7 @@ def gunzip(blob: bytes | Iterable[bytes], name: str, limit: int | None = None) -
     return b"".join(out)
 
 
-def _read_source(where: str, timeout: float, cap: int, deadline: float) -> Iterator[bytes]:
+def read_source(where: str, timeout: float, cap: int, deadline: float) -> Iterator[bytes]:
     """The bytes at ``where`` (a file, or an http(s) URL), in chunks as they arrive.
 
     ``timeout`` bounds each HTTP read; past ``cap`` bytes or ``deadline`` seconds in all, DataError: an endless
@@ -152,7 +152,7 @@ def fetch_from(source: str, dataset: str, timeout: float = 30.0, deadline: float
     files = {}
     for spec in DATASETS[dataset]["files"].values():
         where = source.rstrip("/") + "/" + spec.name + ".gz" if remote else str(Path(source) / (spec.name + ".gz"))
-        with contextlib.closing(_read_source(where, timeout, _gzip_cap(spec.size), deadline)) as chunks:
+        with contextlib.closing(read_source(where, timeout, _gzip_cap(spec.size), deadline)) as chunks:
             raw = gunzip(chunks, where, spec.size)
         verify(raw, spec)
         files[spec.name] = raw
