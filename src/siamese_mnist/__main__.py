@@ -5,6 +5,7 @@ import sys
 
 # command -> (the module whose main() runs it, what it does)
 COMMANDS = {"compare": (".compare", "are two images of the same class, by the trained Siamese model?"),
+            "gallery": (".gallery", "enrol one or a few images per class, then name the class of new images (or unknown)"),
             "search": (".studies.search.cli", "the equal-budget search on validation: queue its trials, select the winners"),
             "seeds": (".studies.spread", "the seed-to-seed spread of every model's results over replicates (alias: report)"),
             "unseen": (".studies.unseen", "the unseen-classes protocol: train on some digits, score one-shot and retrieval "

@@ -111,7 +111,7 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
+def class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
     """Image files below one class folder (recursively, sorted), without following links out of ``root``."""
     found = []
     for dirpath, dirnames, filenames in os.walk(class_dir):  # does not descend into symlinked folders
@@ -176,7 +176,7 @@ def scan(root: str | Path) -> Scan:
             raise DatasetError(f"{given}/{split}/{unknown[0]}: class absent from {given}/train")
         rows = []
         for name, d in dirs.items():
-            paths = _class_files(d, root, skipped)
+            paths = class_files(d, root, skipped)
             if split == "train" and len(paths) < 2:
                 raise DatasetError(f"{given}/train/{name}: {len(paths)} image(s); every class needs at least 2")
             rows.extend((p.relative_to(root).as_posix(), index[name]) for p in paths)
