@@ -6,10 +6,12 @@ import re
 import shutil
 import zipfile
 
+import numpy as np
 import pytest
 
-from siamese_mnist.datasets.omniglot import ZIPS, download, read_runs, verify_zip
+from siamese_mnist.datasets.omniglot import ZIPS, download, read_characters, read_runs, verify_zip
 from siamese_mnist.errors import DataError
+from siamese_mnist.lake_runs import ink
 
 SMALL = ["all_runs.zip", "images_background_small1.zip"]  # two of the five: the others are verified the same way
 
@@ -86,3 +88,26 @@ def test_the_next_source_serves_what_the_first_could_not(omniglot_dir, tmp_path,
     with pytest.raises(DataError, match=r"every source failed:\n  .*empty/all_runs.zip: No such file"):
         download(tmp_path / "none", ["all_runs.zip"], [str(empty)])
 
+
+
+def test_a_zip_becomes_ink_bright_squares_labelled_by_character(omniglot_dir):
+    images, labels, names = read_characters(omniglot_dir / "images_background_small1.zip", 28)
+    # small1: Balinese, Early_Aramaic, Greek, Korean, Latin; 136 characters of 20 drawings each
+    assert images.shape == (2720, 28, 28) and images.dtype == np.uint8
+    assert names[0] == "Balinese/character01" and len(names) == 136 and names[-1].startswith("Latin/")
+    assert labels.dtype == np.int32 and np.array_equal(np.bincount(labels), np.full(136, 20))
+    assert np.median(images[:, 0, :]) == 0 and images.max() == 255  # paper black, full strokes white, as MNIST
+    # box filter: a 28 x 28 pixel is the mean of the 105/28 = 3.75 x 3.75 input pixels it covers, so ink is
+    # nearly conserved: each image's mean brightness is its share of inked pixels at 105 x 105 within 0.5 % here
+    # (Pillow weighs the partly covered edge pixels per output pixel); nearest-neighbour sampling is off by 3.4 %
+    with zipfile.ZipFile(omniglot_dir / "images_background_small1.zip") as zf:
+        share = np.array([ink(zf.read(n)).mean() for n in sorted(zf.namelist()) if n.endswith(".png")])
+    assert np.abs(images.mean(axis=(1, 2)) / 255 - share).max() < 0.01
+
+
+def test_the_runs_are_drawn_from_the_evaluation_set(omniglot_dir):
+    # run01 and run02 are Atlantean: each of their 80 images is an image of that alphabet in images_evaluation.zip
+    with zipfile.ZipFile(omniglot_dir / "images_evaluation.zip") as zf:
+        atlantean = {ink(zf.read(n)).tobytes() for n in zf.namelist() if "/Atlantean/" in n and n.endswith(".png")}
+    runs = read_runs(omniglot_dir / "all_runs.zip")[:2]
+    assert all(ink(png).tobytes() in atlantean for r in runs for png in r.train + r.test)
