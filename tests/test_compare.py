@@ -22,17 +22,22 @@ from siamese_mnist.models import build_model
 SMALL = ModelConfig(conv_channels=(4, 8), hidden=16)
 
 
-@pytest.fixture
-def workdir(tmp_path, raw_dir):
-    """A folder laid out like the repo after `dvc repro`: models/ (weights, probe), data/raw, two test digits."""
+def save_small_model(folder) -> None:
+    """``folder``/models/: a small untrained Siamese model as the train stage saves one, and its probe (threshold 0.5)."""
     torch.manual_seed(0)
     params = Params(model=SMALL)
     model = build_model("siamese", SMALL, params.siamese)
-    (tmp_path / "models").mkdir()
-    save_checkpoint(tmp_path / "models/siamese.pt", {
+    (folder / "models").mkdir()
+    save_checkpoint(folder / "models/siamese.pt", {
         "model": "siamese", "state_dict": model.state_dict(), "config": training_config("siamese", params),
         "normalizer": [0.13, 0.31]})
-    (tmp_path / "models/siamese_probe.json").write_text(json.dumps({"threshold": 0.5}))
+    (folder / "models/siamese_probe.json").write_text(json.dumps({"threshold": 0.5}))
+
+
+@pytest.fixture
+def workdir(tmp_path, raw_dir):
+    """A folder laid out like the repo after `dvc repro`: models/ (weights, probe), data/raw, two test digits."""
+    save_small_model(tmp_path)
     (tmp_path / "data").mkdir()
     (tmp_path / "data/raw").symlink_to(raw_dir)
     images, _ = load_split(raw_dir, "test")

@@ -23,13 +23,7 @@ from siamese_mnist.evaluation import (
     retrieval,
 )
 from siamese_mnist.probe import REJECT_ALL
-
-
-def clusters(n_per=50, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = np.array([[np.cos(t), np.sin(t)] for t in np.linspace(0, 2 * np.pi, 10, endpoint=False)]) * 10
-    x = np.concatenate([c + rng.normal(0, 0.3, (n_per, 2)) for c in centres])
-    return x, np.repeat(np.arange(10), n_per)
+from test_probe import clusters  # ten well-separated 2-D clusters
 
 
 def test_pair_scores_at_a_given_threshold():

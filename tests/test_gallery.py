@@ -9,17 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from siamese_mnist.atomic import save_checkpoint
-from siamese_mnist.checkpointing import training_config
-from siamese_mnist.config import ModelConfig, Params
 from siamese_mnist.datasets.splits import load_split
 from siamese_mnist.gallery import Gallery, identify
-from siamese_mnist.models import build_model
-
-SMALL = ModelConfig(conv_channels=(4, 8), hidden=16)
+from test_compare import save_small_model  # the saved model compare is tested with
 
 
 def test_the_nearest_enrolled_image_names_the_class_and_the_threshold_says_unknown():
@@ -34,14 +28,7 @@ def test_the_nearest_enrolled_image_names_the_class_and_the_threshold_says_unkno
 @pytest.fixture
 def workdir(tmp_path, raw_dir):
     """models/ (a small Siamese model, its probe), a gallery of three digits, queries."""
-    torch.manual_seed(0)
-    params = Params(model=SMALL)
-    model = build_model("siamese", SMALL, params.siamese)
-    (tmp_path / "models").mkdir()
-    save_checkpoint(tmp_path / "models/siamese.pt", {
-        "model": "siamese", "state_dict": model.state_dict(), "config": training_config("siamese", params),
-        "normalizer": [0.13, 0.31]})
-    (tmp_path / "models/siamese_probe.json").write_text(json.dumps({"threshold": 0.5}))
+    save_small_model(tmp_path)
     images, labels = load_split(raw_dir, "test")
     for digit in (3, 5, 8):
         (tmp_path / "gallery" / f"digit-{digit}").mkdir(parents=True)

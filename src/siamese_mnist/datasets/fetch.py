@@ -166,12 +166,18 @@ def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: flo
     The folder appears whole (built beside it, then renamed) or not at all. ``timeout``: seconds per HTTP read;
     ``deadline``: seconds per file in all (default 20 × ``timeout``), so that a server dripping bytes is given up.
     """
-    out_dir = Path(out_dir)
+    from_first_source(out_dir, sources, lambda source: fetch_from(source, dataset, timeout, deadline), dataset)
+
+
+def from_first_source(out_dir: str | Path, sources: list[str], fetch: Callable[[str], dict[str, bytes]],
+                      what: str) -> None:
+    """``out_dir`` holds the files ``fetch(source)`` returns (name -> verified bytes) from the first source whose
+    fetch raises no DataError; whole or not at all. DataError listing every source's failure, else."""
     failures = []
     for source in sources:
         log.info("trying %s", source)
         try:
-            files = fetch_from(source, dataset, timeout, deadline)
+            files = fetch(source)
         except DataError as exc:
             log.warning("source failed: %s", exc)
             failures.append(f"{source}: {exc}")
@@ -179,6 +185,6 @@ def download(dataset: str, out_dir: str | Path, sources: list[str], timeout: flo
         with atomic_folder(out_dir) as tmp:
             for name, raw in files.items():
                 (tmp / name).write_bytes(raw)
-        log.info("%s verified from %s", dataset, source)
+        log.info("%s verified from %s", what, source)
         return
-    raise DataError(f"could not download {dataset}; every source failed:\n  " + "\n  ".join(failures))
+    raise DataError(f"could not download {what}; every source failed:\n  " + "\n  ".join(failures))

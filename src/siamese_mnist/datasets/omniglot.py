@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import os
 import zipfile
 import zlib
@@ -22,11 +21,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from ..atomic import atomic_folder
 from ..errors import DataError
-from .fetch import MIRROR_ENV, OFFLINE_ENV, read_source
+from .fetch import MIRROR_ENV, OFFLINE_ENV, from_first_source, read_source
 
-log = logging.getLogger(__name__)
 
 UPSTREAM = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
 RUNS_PATH = "one-shot-classification/"  # all_runs.zip sits one folder deeper upstream
@@ -126,21 +123,8 @@ def fetch_zips(source: str, names: list[str], timeout: float = 30.0, deadline: f
 def download(out_dir: str | Path, names: list[str], source_list: list[str] | None = None,
              timeout: float = 30.0) -> None:
     """``out_dir`` holds the verified zips of ``names`` from the first source that has them all, or DataError."""
-    failures = []
-    for source in source_list if source_list is not None else sources():
-        log.info("trying %s", source)
-        try:
-            blobs = fetch_zips(source, names, timeout)
-        except DataError as exc:
-            log.warning("source failed: %s", exc)
-            failures.append(f"{source}: {exc}")
-            continue
-        with atomic_folder(out_dir) as tmp:
-            for name, blob in blobs.items():
-                (tmp / name).write_bytes(blob)
-        log.info("Omniglot %s verified from %s", ", ".join(names), source)
-        return
-    raise DataError("could not download Omniglot; every source failed:\n  " + "\n  ".join(failures))
+    from_first_source(out_dir, sources() if source_list is None else source_list,
+                      lambda source: fetch_zips(source, names, timeout), "Omniglot")
 
 
 @dataclass(frozen=True)

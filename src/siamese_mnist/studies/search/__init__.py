@@ -1,4 +1,4 @@
-"""The equal-budget search on validation, run as DVC experiments.
+"""`python -m siamese_mnist search`: the equal-budget search on validation, run as DVC experiments.
 
 ``search.yaml`` states the space, the number of trials, the rungs (successive halving) and the selection
 metric. A trial is one experiment that trains every model, each with its own draw (trial 3's CNN, Siamese and

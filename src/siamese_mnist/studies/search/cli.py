@@ -1,25 +1,4 @@
-"""`python -m siamese_mnist search`: the equal-budget search on validation, run as DVC experiments.
-
-``search.yaml`` states the space, the number of trials, the rungs (successive halving) and the selection
-metric. A trial is one experiment that trains every model, each with its own draw (trial 3's CNN, Siamese and
-triplet settings are independent draws from the same ranges), so every model gets the same trials, epochs
-and rule by construction:
-
-    python -m siamese_mnist search queue             # rung 0: one `dvc exp run --queue -n search-r0-tNN -S ...` a trial
-    SIAMESE_MNIST_THREADS=1 dvc queue start -j 2     # `dvc queue status` until every task is done
-    python -m siamese_mnist search select --write    # -> metrics/search.json, metrics/search.md: the ranking
-    python -m siamese_mnist search queue --rung 1    # each model's best `keep` of rung 0, for rung 1's epochs
-    SIAMESE_MNIST_THREADS=1 dvc queue start -j 2
-    python -m siamese_mnist search select --write    # the winners: the last rung's best on validation
-    python -m siamese_mnist search apply             # the winners into params.yaml, each line saying its trial
-
-Selection reads validation figures only (the ``val`` block of ``metrics/<model>.json``), at a rung's final
-epoch; the test figures the same files hold are never read (tests/studies/test_search_selection.py scrambles them). ``queue``
-skips trials that finished (an experiment of that name, of any baseline) or wait in the queue, so after a
-stop the same command queues only what is missing. Several machines sharing a git and a DVC remote each take a
-share (``--share 1/2``, ``--share 2/2``), push (``dvc exp push origin -A --run-cache``), and whoever selects
-pulls them first (``dvc exp pull origin -A``); ``select`` reads every experiment it finds, of any baseline.
-"""
+"""`python -m siamese_mnist search queue | select | apply`: the protocol is the package docstring (its --help)."""
 
 from __future__ import annotations
 
@@ -33,6 +12,7 @@ from pathlib import Path
 from ...errors import DiskFullError, ParamsError
 from ...typed_yaml import read_yaml
 from ..experiments import RepoReader, queue_runs, waiting_names
+from . import __doc__ as PROTOCOL
 from .apply import apply_winners
 from .selection import markdown, summarise
 from .spec import SPEC_FILE, SearchError, Spec, experiment_name, load_spec, overrides
@@ -68,7 +48,7 @@ def queue(spec: Spec, rung: int, report: dict | None, done: set[str], waiting: s
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m siamese_mnist search", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m siamese_mnist search", description=PROTOCOL,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     q = sub.add_parser("queue", help="queue the runs of a rung that are neither finished nor queued")
