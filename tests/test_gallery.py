@@ -74,3 +74,10 @@ def test_bad_input_exits_2_with_one_line_naming_it(workdir, setup, args, message
     out = gallery(workdir, *args)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_a_query_that_would_pad_to_gigapixels_is_one_line(workdir):
+    Image.new("L", (1, 80_000)).save(workdir / "strip.png")  # a few hundred bytes of PNG
+    out = gallery(workdir, "gallery", "strip.png")
+    assert out.returncode == 2 and out.stderr.startswith("error: strip.png: 1x80000 pads to a 80000x80000 square")
+    assert out.stderr.count("\n") == 1

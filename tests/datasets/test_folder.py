@@ -248,3 +248,16 @@ def test_a_decompression_bomb_is_refused_by_name_with_the_pixel_limit():
     Image.new("1", (10_000, 10_000)).save(buf, format="PNG")  # 100 megapixels: Pillow would only warn
     with pytest.raises(DatasetError, match=r"^big.png: 100000000 pixels, over the limit"):
         prepare_image(buf.getvalue(), 28, "big.png")
+
+
+def test_a_long_strip_whose_square_would_pass_the_pixel_limit_is_refused_before_padding():
+    # 1 x 80 000: 80 000 pixels pass Pillow's limit, the 80 000 x 80 000 square it pads to (6.4 gigapixels, 6 GB of
+    # uint8) would not; 9 000 x 1 pads to 81 megapixels, under the limit, and is prepared as before
+    buf = io.BytesIO()
+    Image.new("L", (80_000, 1)).save(buf, format="PNG")
+    with pytest.raises(DatasetError, match=r"^strip.png: 80000x1 pads to a 80000x80000 square, over the limit of "
+                                           r"89478485 pixels \(PIL.Image.MAX_IMAGE_PIXELS\); refused$"):
+        prepare_image(buf.getvalue(), 28, "strip.png")
+    buf = io.BytesIO()
+    Image.new("L", (9_000, 1), 255).save(buf, format="PNG")
+    assert prepare_image(buf.getvalue(), 28, "ok.png").shape == (28, 28)

@@ -85,8 +85,11 @@ def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
     gray = Image.fromarray(pixels)
     h, w = pixels.shape
     if h != w:
-        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
         side = max(h, w)
+        if side * side > Image.MAX_IMAGE_PIXELS:  # a 1 x 80 000 strip passes the pixel limit, its square would not
+            raise DatasetError(f"{name}: {w}x{h} pads to a {side}x{side} square, over the limit of "
+                               f"{Image.MAX_IMAGE_PIXELS} pixels (PIL.Image.MAX_IMAGE_PIXELS); refused")
+        border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
         square = np.full((side, side), int(np.median(border)), dtype=np.uint8)
         top, left = (side - h) // 2, (side - w) // 2
         square[top:top + h, left:left + w] = pixels
