@@ -67,7 +67,7 @@ def embed_images(model, norm: Normalizer, images: np.ndarray, batch: int = 1024)
     """(N, S, S) uint8 -> (N, D) float32 embeddings; CompareError if the weights give non-finite ones."""
     out = [model.embed(norm(torch.from_numpy(images[i:i + batch]).unsqueeze(1))).float().numpy()
            for i in range(0, len(images), batch)]
-    emb = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    emb = np.concatenate(out)  # a gallery and the queries are never empty: gallery_files and query_files see to it
     if not np.isfinite(emb).all():
         raise CompareError("the model gives non-finite embeddings; its weights are unusable")
     return emb

@@ -111,3 +111,16 @@ def test_the_runs_are_drawn_from_the_evaluation_set(omniglot_dir):
         atlantean = {ink(zf.read(n)).tobytes() for n in zf.namelist() if "/Atlantean/" in n and n.endswith(".png")}
     runs = read_runs(omniglot_dir / "all_runs.zip")[:2]
     assert all(ink(png).tobytes() in atlantean for r in runs for png in r.train + r.test)
+
+
+def test_omniglot_takes_the_mirror_first_then_upstream_unless_offline(monkeypatch, tmp_path, omniglot_dir):
+    from siamese_mnist.datasets.omniglot import UPSTREAM
+
+    monkeypatch.setenv("MNIST_MIRROR", str(omniglot_dir))
+    monkeypatch.setenv("MNIST_OFFLINE", "1")
+    download(tmp_path / "raw", ["all_runs.zip"])  # the mirror alone: no network asked
+    assert (tmp_path / "raw/all_runs.zip").exists()
+    monkeypatch.delenv("MNIST_MIRROR")
+    with pytest.raises(DataError, match=r"^MNIST_OFFLINE=1 but MNIST_MIRROR is not set: no source to download from$"):
+        download(tmp_path / "none", ["all_runs.zip"])
+    assert UPSTREAM.endswith("/brendenlake/omniglot/master/python/")

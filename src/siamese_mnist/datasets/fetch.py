@@ -132,9 +132,15 @@ def read_source(where: str, timeout: float, cap: int, deadline: float) -> Iterat
 
 def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
     """The mirror from ``$MNIST_MIRROR`` (if set) first, then the public mirrors unless ``$MNIST_OFFLINE=1``."""
+    return mirror_first(list(DATASETS[dataset]["mirrors"]), env)
+
+
+def mirror_first(public: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """``$MNIST_MIRROR`` (a folder or base URL, if set), then ``public`` unless ``$MNIST_OFFLINE=1``: every fetcher's
+    sources."""
     env = os.environ if env is None else env
     extra = [env[MIRROR_ENV]] if env.get(MIRROR_ENV) else []
-    public = [] if env.get(OFFLINE_ENV, "") == "1" else list(DATASETS[dataset]["mirrors"])
+    public = [] if env.get(OFFLINE_ENV, "") == "1" else public
     if not extra + public:
         raise DataError(f"{OFFLINE_ENV}=1 but {MIRROR_ENV} is not set: no source to download from")
     return extra + public

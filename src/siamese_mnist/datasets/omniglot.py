@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import DataError
-from .fetch import MIRROR_ENV, OFFLINE_ENV, from_first_source, read_source
+from .fetch import from_first_source, mirror_first, read_source
 
 
 UPSTREAM = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
@@ -38,8 +37,9 @@ class ZipSpec:
     upstream: str = ""  # folder of UPSTREAM it lives in
 
 
-# Member digests computed from the files of the public repository brendenlake/omniglot (the two big zips' members
-# checked image by image against upstream's zips, whose own md5 torchvision pins: 68d2efa1…, 6b91aef0…).
+# Member digests of upstream's files (brendenlake/omniglot, python/): computed once from a copy whose members match
+# upstream's byte for byte (the small zips' git blobs, the big zips' images checked against upstream's zips,
+# whose own md5 torchvision pins: 68d2efa1…, 6b91aef0…). The product reads only these constants.
 ZIPS = {
     "images_background.zip": ZipSpec(19_280, 4_810_560,
                                      "deaa02f758afda524b3a045c7af40311f2d9ded3e2a39f715ece8470d474bc6a", 1 << 16),
@@ -68,7 +68,7 @@ def content_digest(blob: bytes, name: str, spec: ZipSpec) -> str:
         raise DataError(f"{name}: not a zip file ({exc})") from None
     lines, total = [], 0
     with zf:
-        members = [i for i in zf.infolist() if not i.is_dir()]
+        members = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
         if len(members) != spec.files:
             raise DataError(f"{name}: {len(members)} files, expected {spec.files}")
         for info in members:
@@ -86,7 +86,7 @@ def content_digest(blob: bytes, name: str, spec: ZipSpec) -> str:
             lines.append(f"{hashlib.sha256(data).hexdigest()}  {info.filename}\n")
     if total != spec.total:
         raise DataError(f"{name}: members hold {total} bytes, expected {spec.total}")
-    return hashlib.sha256("".join(sorted(lines, key=lambda s: s[66:])).encode()).hexdigest()
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def verify_zip(blob: bytes, name: str) -> None:
@@ -94,15 +94,6 @@ def verify_zip(blob: bytes, name: str) -> None:
     digest = content_digest(blob, name, spec)
     if digest != spec.digest:
         raise DataError(f"{name}: member digest {digest[:12]}… does not match pinned {spec.digest[:12]}…")
-
-
-def sources() -> list[str]:
-    """``$MNIST_MIRROR`` (a folder or base URL holding the zips side by side) first, then upstream unless offline."""
-    extra = [os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else []
-    public = [] if os.environ.get(OFFLINE_ENV, "") == "1" else [UPSTREAM]
-    if not extra + public:
-        raise DataError(f"{OFFLINE_ENV}=1 but {MIRROR_ENV} is not set: no source to download Omniglot from")
-    return extra + public
 
 
 def fetch_zips(source: str, names: list[str], timeout: float = 30.0, deadline: float = 600.0) -> dict[str, bytes]:
@@ -123,7 +114,7 @@ def fetch_zips(source: str, names: list[str], timeout: float = 30.0, deadline: f
 def download(out_dir: str | Path, names: list[str], source_list: list[str] | None = None,
              timeout: float = 30.0) -> None:
     """``out_dir`` holds the verified zips of ``names`` from the first source that has them all, or DataError."""
-    from_first_source(out_dir, sources() if source_list is None else source_list,
+    from_first_source(out_dir, mirror_first([UPSTREAM]) if source_list is None else source_list,
                       lambda source: fetch_zips(source, names, timeout), "Omniglot")
 
 
