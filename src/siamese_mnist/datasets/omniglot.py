@@ -23,7 +23,6 @@ from tqdm import tqdm
 from ..errors import DataError
 from .fetch import from_first_source, mirror_first, read_source
 
-
 UPSTREAM = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
 RUNS_PATH = "one-shot-classification/"  # all_runs.zip sits one folder deeper upstream
 
