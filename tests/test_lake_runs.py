@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siamese_mnist.datasets.omniglot import read_runs
+from siamese_mnist.datasets.omniglot_splits import read_runs
 from siamese_mnist.lake_runs import hausdorff_costs, modified_hausdorff, pixel_costs, run_error, score
 
 

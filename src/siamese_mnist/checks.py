@@ -173,6 +173,20 @@ def check_params(p: Params) -> None:
         found = scan(p.data.root)
         counts, classes = scanned_class_counts(found.files, len(found.classes), p.data.root), found.classes
         p.data.validate_for(int(counts.train.sum()), int(counts.test.sum()), len(classes))
+    elif p.data.dataset == "omniglot":
+        counts, classes = omniglot_class_counts(p)
     else:
         counts, classes = idx_class_counts(p.data.dataset), class_names(p.data.dataset)
     check(p, counts, classes, p.data.image_size)
+
+
+def omniglot_class_counts(p: Params) -> tuple[ClassCounts, list[str]]:
+    """Omniglot's splits as ``omniglot.background`` and ``val_alphabets`` cut them (20 drawings of every character)."""
+    from .datasets.omniglot_splits import DRAWERS, split_characters
+
+    try:
+        n = split_characters(p.omniglot.background, p.omniglot.val_alphabets)
+    except ValueError as exc:
+        raise ParamsError(str(exc)) from None
+    names = [f"character {i}" for i in range(max(n.values()))]
+    return ClassCounts(*(np.full(n[s], DRAWERS) for s in ("train", "test", "val"))), names

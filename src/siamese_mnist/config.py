@@ -20,7 +20,7 @@ from .typed_yaml import build, read_yaml
 
 MODELS = ("cnn", "siamese", "triplet")  # each has a params section of the same name
 MAX_SEED = 2**32 - 1  # what every generator seeded from it accepts (numpy's legacy seeding is 32-bit)
-DatasetName = Literal[NAMES]  # catalog.DATASETS, and folder: your own images under data.root
+DatasetName = Literal[NAMES]  # catalog.DATASETS, folder (your own images under data.root), omniglot
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,12 @@ class DataConfig:
         if self.dataset == "folder":
             self._validate_sizes(None, None, None)  # class count and split sizes are known once ingested
             return
+        if self.dataset == "omniglot":  # sizes follow omniglot.background and val_alphabets: the check stage's
+            if self.holdout_classes:
+                raise ParamsError("data.holdout_classes: applies to closed-set datasets; Omniglot's test characters "
+                                  "(the evaluation alphabets) are never trained on already")
+            self._validate_sizes(None, None, None)
+            return
         if self.image_size != IMAGE_SIZE:
             raise ParamsError(f"data.image_size: {self.image_size} applies to data.dataset: folder only; "
                               f"{self.dataset} images are {IMAGE_SIZE}x{IMAGE_SIZE}")
@@ -62,7 +68,8 @@ class DataConfig:
                 hint = "" if self.dataset != "folder" else ", or a fraction such as 0.2"
                 raise ParamsError(f"data.val_size: {self.val_size} is out of range{folder}; allowed {2 * k}.."
                                   f"{train - 2 * k} (two images per class, and as many left to train on){hint}")
-        fit_max = train_size if self.dataset != "folder" else self.fit_samples  # a folder's is capped at its size
+        # a folder's is capped at its size; Omniglot's sizes are the check stage's
+        fit_max = self.fit_samples if self.dataset == "folder" or train_size is None else train_size
         if not k <= self.fit_samples <= fit_max:
             raise ParamsError(f"data.fit_samples: {self.fit_samples} is out of range; allowed {k}..{fit_max}")
         top = None if num_classes is None else num_classes - 1
@@ -232,6 +239,27 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class OmniglotConfig:
+    """The one-shot protocol's own params (``data.dataset: omniglot`` only; the section is absent elsewhere)."""
+
+    background: Literal["all", "small1", "small2"] = "all"  # what is learnt from: 30 alphabets, or a minimal split's 5
+    val_alphabets: int = 5  # whole background alphabets held out as validation (evenly spaced in name order)
+    ways: tuple[int, ...] = (5, 20)  # N of the N-way K-shot episodes over the evaluation set
+    shots: tuple[int, ...] = (1, 5)  # K
+
+    def validate(self) -> None:
+        if self.val_alphabets < 1:
+            raise ParamsError(f"omniglot.val_alphabets: {self.val_alphabets} is out of range; allowed >= 1")
+        for key, values, low, high in (("ways", self.ways, 2, 100), ("shots", self.shots, 1, 10)):
+            if not values:
+                raise ParamsError(f"omniglot.{key}: empty; list at least one")
+            if bad := [v for v in values if not low <= v <= high]:
+                raise ParamsError(f"omniglot.{key}: {bad[0]} is out of range; allowed {low}..{high}")
+            if len(set(values)) != len(values):
+                raise ParamsError(f"omniglot.{key}: {list(values)} lists a value twice")
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 0  # one knob for every random draw of a replicate: subsets, pairs, init, order, augmentation, episodes
     data: DataConfig = field(default_factory=DataConfig)
@@ -242,6 +270,7 @@ class Params:
     triplet: TripletConfig = field(default_factory=TripletConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    omniglot: OmniglotConfig | None = None  # present exactly when data.dataset is omniglot
 
     def validate(self) -> None:
         if not 0 <= self.seed <= MAX_SEED:
@@ -253,6 +282,11 @@ class Params:
             self.section(name).validate(name)
         self.evaluate.validate()
         self.render.validate()
+        if (self.omniglot is None) == (self.data.dataset == "omniglot"):
+            raise ParamsError("omniglot: missing; data.dataset: omniglot needs the omniglot section" if self.omniglot
+                              is None else "omniglot: applies to data.dataset: omniglot only; remove the section")
+        if self.omniglot is not None:
+            self.omniglot.validate()
         too_late = [e for e in self.render.epochs if e > self.train.epochs]
         if too_late:
             raise ParamsError(f"render.epochs: epoch {too_late[0]} is beyond train.epochs={self.train.epochs}")

@@ -65,7 +65,7 @@ def pair_scores(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, threshold: f
     return {"roc_auc": float(roc_auc_score(y, -d)), "pair_acc": float(np.mean((d <= threshold) == y))}
 
 
-def _distances(q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def distances(q: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Euclidean distances (Q, D), (M, D) -> (Q, M); exact differences in low dimension, matmul in high."""
     mode = "donot_use_mm_for_euclid_dist" if x.shape[1] <= 16 else "use_mm_for_euclid_dist"
     return torch.cdist(q, x, compute_mode=mode)
@@ -86,7 +86,7 @@ def retrieval(x: np.ndarray, labels: np.ndarray, chunk: int = 1024) -> dict:
     p1, rp, mapr = [], [], []
     for start in range(0, len(x), chunk):
         rows = torch.arange(start, min(start + chunk, len(x)))
-        d = _distances(xt[rows], xt)
+        d = distances(xt[rows], xt)
         d[torch.arange(len(rows)), rows] = float("inf")  # never retrieve the query itself
         nearest = d.topk(r_max, dim=1, largest=False).indices  # sorted, nearest first
         rel = y[nearest] == y[rows, None]
@@ -130,7 +130,7 @@ def oneshot_accuracy(x: np.ndarray, labels: np.ndarray, classes: list[int] | tup
     for start in range(0, len(supports), chunk):
         sup = torch.from_numpy(supports[start:start + chunk])  # (e, N)
         e, n = sup.shape
-        d = _distances(xq, xs_all[sup.reshape(-1)]).view(len(q), e, n)
+        d = distances(xq, xs_all[sup.reshape(-1)]).view(len(q), e, n)
         correct = classes_t[d.argmin(dim=2)] == yq[:, None]  # (Q, e)
         counted = ~(qt[:, None, None] == sup[None]).any(dim=2)  # a support is not its own query
         accs.append((correct & counted).sum(0).double() / counted.sum(0))

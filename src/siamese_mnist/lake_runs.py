@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .datasets.omniglot import Run
+from .datasets.omniglot_splits import Run
 
 
 def ink(png: bytes) -> np.ndarray:
@@ -67,3 +67,17 @@ def pixel_costs(test: list[bytes], train: list[bytes]) -> np.ndarray:
     q = np.stack([ink(p).ravel() for p in test]).astype(np.float64)
     t = np.stack([ink(p).ravel() for p in train]).astype(np.float64)
     return np.sqrt(((q[:, None, :] - t[None, :, :]) ** 2).sum(-1))
+
+
+RUN_SIZE = 40  # images of one run in the runs split: its 20 training images, then its 20 test images
+
+
+def embedding_error(x: np.ndarray, labels: np.ndarray) -> float:
+    """Mean error in per cent over the runs of the runs split (``omniglot_splits.runs_split``): (20 × 40, D) points
+    and their labels (20 × run + class); each test image is given its nearest training image's class."""
+    errors = []
+    for start in range(0, len(labels), RUN_SIZE):
+        train, test = slice(start, start + RUN_SIZE // 2), slice(start + RUN_SIZE // 2, start + RUN_SIZE)
+        costs = np.linalg.norm(x[test, None, :].astype(np.float64) - x[None, train, :], axis=-1)
+        errors.append(100.0 * float(np.mean(labels[train][np.argmin(costs, axis=1)] != labels[test])))
+    return float(np.mean(errors))

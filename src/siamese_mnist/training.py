@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from .atomic import load_npz
 from .config import Params, PerModelConfig
-from .datasets.splits import background_level, load_class_names, load_splits, stratified_subset, training_pool
+from .datasets.splits import (background_level, load_class_names, load_split, load_splits, stratified_subset,
+                              training_pool)
 from .errors import DivergedError, IndexFileError
 from .models import EmbeddingModel
 from .runtime import Interrupted, derive_seed, release_free_memory
@@ -148,10 +149,15 @@ def prepare_training(raw_dir: str, index_path: str, p: Params, device: torch.dev
     dump_sets = {"fit": x[torch.from_numpy(fit_idx).to(device)],
                  "val": to_device_images(splits.val[0][seen_val], device),
                  "test": to_device_images(splits.test[0], device)}
+    dump_labels = {"fit": labels[fit_idx], "val": splits.val[1][seen_val], "test": splits.test[1]}
+    if p.data.dataset == "omniglot":  # no class of val or test is trained on: no probe, hence no fit set
+        del dump_sets["fit"], dump_labels["fit"]
+        for split in ("runs", "transfer"):  # Lake's 20 runs, MNIST digits
+            images_s, dump_labels[split] = load_split(raw_dir, split)
+            dump_sets[split] = to_device_images(images_s.copy(), device)  # parse_idx's arrays are read-only
     return TrainingData(images=x, labels=torch.from_numpy(labels).to(device), items=items,
                         targets=index.get("targets"), norm=norm, dump_sets=dump_sets, fill=fill,
-                        dump_labels={"fit": labels[fit_idx], "val": splits.val[1][seen_val], "test": splits.test[1]},
-                        classes=classes)
+                        dump_labels=dump_labels, classes=classes)
 
 
 @dataclass(frozen=True)

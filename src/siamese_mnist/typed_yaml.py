@@ -97,7 +97,7 @@ def build(cls: type, raw: Any, path: str = "", complete: bool = False) -> Any:
             hint = f"; did you mean {path + '.' if path else ''}{close[0]}?" if close else \
                 f"; known keys: {', '.join(known)}"
             raise ParamsError(f"{full}: unknown key{hint}")
-    missing = [k for k in known if k not in raw]
+    missing = [k for k in known if k not in raw and not _optional_section(hints[k])]
     if complete and missing:
         # DVC reads a stage's params from the file, so a default filled in here would be invisible to it.
         full = f"{path}.{missing[0]}" if path else missing[0]
@@ -108,11 +108,22 @@ def build(cls: type, raw: Any, path: str = "", complete: bool = False) -> Any:
     for key, value in raw.items():
         full = f"{path}.{key}" if path else str(key)
         hint_t = hints[key]
+        if _optional_section(hint_t) and value is not None:
+            hint_t = _optional_section(hint_t)
         if dataclasses.is_dataclass(hint_t):
             kwargs[key] = build(hint_t, value, full, complete)
         else:
             kwargs[key] = _coerce(value, hint_t, full)
     return cls(**kwargs)
+
+
+def _optional_section(hint: Any) -> Any:
+    """The dataclass of a ``Section | None`` hint (a section only some params files have), else None."""
+    if get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [o for o in get_args(hint) if o is not type(None)]
+        if len(inner) == 1 and dataclasses.is_dataclass(inner[0]):
+            return inner[0]
+    return None
 
 
 class YamlLoader(yaml.SafeLoader):

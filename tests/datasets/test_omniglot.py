@@ -9,7 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from siamese_mnist.datasets.omniglot import ZIPS, download, read_characters, read_runs, verify_zip
+from siamese_mnist.datasets.omniglot import ZIPS, download, verify_zip
+from siamese_mnist.datasets.omniglot_splits import read_characters, read_runs
 from siamese_mnist.errors import DataError
 from siamese_mnist.lake_runs import ink
 
@@ -116,11 +117,12 @@ def test_the_runs_are_drawn_from_the_evaluation_set(omniglot_dir):
 def test_omniglot_takes_the_mirror_first_then_upstream_unless_offline(monkeypatch, tmp_path, omniglot_dir):
     from siamese_mnist.datasets.omniglot import UPSTREAM
 
-    monkeypatch.setenv("MNIST_MIRROR", str(omniglot_dir))
+    monkeypatch.setenv("OMNIGLOT_MIRROR", str(omniglot_dir))
+    monkeypatch.setenv("MNIST_MIRROR", str(tmp_path / "elsewhere"))  # MNIST's mirror is not Omniglot's
     monkeypatch.setenv("MNIST_OFFLINE", "1")
     download(tmp_path / "raw", ["all_runs.zip"])  # the mirror alone: no network asked
     assert (tmp_path / "raw/all_runs.zip").exists()
-    monkeypatch.delenv("MNIST_MIRROR")
-    with pytest.raises(DataError, match=r"^MNIST_OFFLINE=1 but MNIST_MIRROR is not set: no source to download from$"):
+    monkeypatch.delenv("OMNIGLOT_MIRROR")
+    with pytest.raises(DataError, match=r"^MNIST_OFFLINE=1 but OMNIGLOT_MIRROR is not set: no source to download from$"):
         download(tmp_path / "none", ["all_runs.zip"])
     assert UPSTREAM.endswith("/brendenlake/omniglot/master/python/")

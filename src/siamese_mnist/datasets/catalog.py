@@ -56,7 +56,8 @@ DATASETS: dict[str, dict] = {
          "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"}),
 }
 FOLDER = "folder"  # data.dataset for your own images under data.root (folder.py); its sizes are known once scanned
-NAMES = (*DATASETS, FOLDER)
+OMNIGLOT = "omniglot"  # upstream's zips (omniglot.py), split by alphabet (omniglot_splits.py): the one-shot pipeline's
+NAMES = (*DATASETS, FOLDER, OMNIGLOT)
 
 
 def class_names(dataset: str) -> list[str]:

@@ -135,14 +135,14 @@ def sources_for(dataset: str, env: dict[str, str] | None = None) -> list[str]:
     return mirror_first(list(DATASETS[dataset]["mirrors"]), env)
 
 
-def mirror_first(public: list[str], env: dict[str, str] | None = None) -> list[str]:
-    """``$MNIST_MIRROR`` (a folder or base URL, if set), then ``public`` unless ``$MNIST_OFFLINE=1``: every fetcher's
-    sources."""
+def mirror_first(public: list[str], env: dict[str, str] | None = None, mirror_var: str = MIRROR_ENV) -> list[str]:
+    """``$MNIST_MIRROR`` (or ``mirror_var``: a folder or base URL, if set), then ``public`` unless
+    ``$MNIST_OFFLINE=1``: every fetcher's sources."""
     env = os.environ if env is None else env
-    extra = [env[MIRROR_ENV]] if env.get(MIRROR_ENV) else []
+    extra = [env[mirror_var]] if env.get(mirror_var) else []
     public = [] if env.get(OFFLINE_ENV, "") == "1" else public
     if not extra + public:
-        raise DataError(f"{OFFLINE_ENV}=1 but {MIRROR_ENV} is not set: no source to download from")
+        raise DataError(f"{OFFLINE_ENV}=1 but {mirror_var} is not set: no source to download from")
     return extra + public
 
 

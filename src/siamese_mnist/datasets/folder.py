@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_folder
 from ..errors import DatasetError
-from .idx import SPLIT_PREFIX, idx_bytes, split_files
+from .idx import idx_bytes, split_files
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ class Scan:
     classes: list[str]
     files: dict[str, list[tuple[str, int]]]
     skipped: Counter = field(default_factory=Counter)  # reason -> count
+
+
+FOLDER_SPLITS = ("train", "val", "test")  # a folder dataset's splits (val optional)
 
 
 def gray_pixels(im) -> np.ndarray:
@@ -170,7 +173,7 @@ def scan(root: str | Path) -> Scan:
         raise DatasetError(f"{given}/train: {len(classes)} class folders; at most {MAX_CLASSES} are supported")
     index = {c: i for i, c in enumerate(classes)}
     files: dict[str, list[tuple[str, int]]] = {}
-    for split in SPLIT_PREFIX:  # folder names are the split names
+    for split in FOLDER_SPLITS:  # folder names are the split names
         if split == "val" and not (root / "val").is_dir():
             continue
         dirs = train_dirs if split == "train" else class_dirs(split)

@@ -8,7 +8,9 @@ import numpy as np
 
 from ..errors import DataError
 
-SPLIT_PREFIX = {"train": "train", "val": "val", "test": "t10k"}  # split -> file prefix (val: folder datasets only)
+# split -> file prefix. val: a folder dataset's own, Omniglot's held-out alphabets; runs (Lake's 20 runs) and
+# transfer (MNIST test digits): Omniglot's only.
+SPLIT_PREFIX = {"train": "train", "val": "val", "test": "t10k", "runs": "runs", "transfer": "transfer"}
 
 
 def split_files(raw_dir: str | Path, split: str) -> tuple[Path, Path]:

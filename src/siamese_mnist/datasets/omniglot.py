@@ -1,4 +1,5 @@
-"""Omniglot (Lake, Salakhutdinov & Tenenbaum 2015): fetch upstream's zips, verify every member, read them.
+"""Omniglot (Lake, Salakhutdinov & Tenenbaum 2015): fetch upstream's zips and verify every member (the download stage
+alone imports it; ``omniglot_splits`` reads them).
 
 Copies of these zips differ in their own bytes (recompressed, other timestamps), so a zip is verified by what it
 holds: its file members' count, their total size, and the *content digest* — the sha256 of the sorted lines
@@ -17,14 +18,12 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-from tqdm import tqdm
-
 from ..errors import DataError
 from .fetch import from_first_source, mirror_first, read_source
 
 UPSTREAM = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python/"
 RUNS_PATH = "one-shot-classification/"  # all_runs.zip sits one folder deeper upstream
+MIRROR_ENV = "OMNIGLOT_MIRROR"  # a folder or base URL holding the zips, tried before upstream
 
 
 @dataclass(frozen=True)
@@ -113,55 +112,5 @@ def fetch_zips(source: str, names: list[str], timeout: float = 30.0, deadline: f
 def download(out_dir: str | Path, names: list[str], source_list: list[str] | None = None,
              timeout: float = 30.0) -> None:
     """``out_dir`` holds the verified zips of ``names`` from the first source that has them all, or DataError."""
-    from_first_source(out_dir, mirror_first([UPSTREAM]) if source_list is None else source_list,
+    from_first_source(out_dir, mirror_first([UPSTREAM], mirror_var=MIRROR_ENV) if source_list is None else source_list,
                       lambda source: fetch_zips(source, names, timeout), "Omniglot")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One of Lake et al.'s 20 runs: 20 training images (one per character of one alphabet) and 20 test images
-    of the same characters by other drawers; ``answers[i]`` is the training image test image ``i`` shows."""
-
-    name: str  # run01 … run20
-    train: list[bytes]  # PNG bytes of class01 … class20
-    test: list[bytes]  # PNG bytes of item01 … item20
-    answers: list[int]
-
-
-def ink_square(png: bytes, size: int) -> np.ndarray:
-    """(size, size) uint8 of a 105 x 105 Omniglot PNG with ink bright on black, as MNIST's digits are: inverted,
-    then shrunk with Pillow's box filter (each output pixel the mean of the input pixels it covers)."""
-    from PIL import Image  # only what reads images pays for Pillow
-
-    with Image.open(io.BytesIO(png)) as im:
-        inverted = Image.fromarray(255 - np.asarray(im.convert("L")))
-    return np.asarray(inverted.resize((size, size), Image.Resampling.BOX))
-
-
-def read_characters(path: str | Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(N, size, size) uint8 images, (N,) int32 labels and the class names (``<alphabet>/<character>``, sorted,
-    a label's index) of a verified Omniglot image zip; images in member order (alphabet, character, file)."""
-    with zipfile.ZipFile(path) as zf:
-        members = sorted(n for n in zf.namelist() if n.endswith(".png"))
-        names = sorted({"/".join(n.split("/")[1:3]) for n in members})
-        index = {name: i for i, name in enumerate(names)}
-        images = np.empty((len(members), size, size), np.uint8)
-        for i, member in enumerate(tqdm(members, desc=Path(path).name, unit="img", leave=False)):
-            images[i] = ink_square(zf.read(member), size)
-    labels = np.array([index["/".join(m.split("/")[1:3])] for m in members], dtype=np.int32)
-    return images, labels, names
-
-
-def read_runs(path: str | Path) -> list[Run]:
-    """The 20 runs of a verified ``all_runs.zip``, in order; test items and classes in file-name order."""
-    with zipfile.ZipFile(path) as zf:
-        names = sorted({n.split("/")[0] for n in zf.namelist() if n.startswith("run")})
-        runs = []
-        for run in names:
-            pairs = [line.split() for line in zf.read(f"{run}/class_labels.txt").decode().splitlines() if line.strip()]
-            train = sorted(t for _, t in pairs)
-            test = sorted(q for q, _ in pairs)
-            answer_of = dict(pairs)
-            runs.append(Run(run, [zf.read(t) for t in train], [zf.read(q) for q in test],
-                            [train.index(answer_of[q]) for q in test]))
-    return runs

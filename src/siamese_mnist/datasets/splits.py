@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, DatasetError
-from .catalog import class_names
+from .catalog import DATASETS, class_names
 from .idx import parse_idx, split_files
 
 
 def load_class_names(raw_dir: str | Path, dataset: str) -> list[str]:
-    """The class names, in label order: a folder dataset's from its ingested ``classes.json``."""
-    if dataset != "folder":
+    """The class names, in label order: a folder dataset's (and Omniglot's training characters') from the
+    ingested ``classes.json``."""
+    if dataset in DATASETS:
         return class_names(dataset)
     path = Path(raw_dir) / "classes.json"
     try:
