@@ -15,7 +15,7 @@ from siamese_mnist import lake_runs, oneshot
 from siamese_mnist.atomic import write_json
 from siamese_mnist.config import load_params
 from siamese_mnist.datasets.omniglot_splits import RUNS_ZIP, read_runs
-from siamese_mnist.datasets.splits import load_split
+from siamese_mnist.datasets.splits import load_split, load_splits
 from siamese_mnist.runtime import run_stage
 
 
@@ -26,7 +26,8 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    sets = {s: load_split(args.raw_dir, s) for s in ("val", "test", "runs", "transfer")}
+    splits = load_splits(args.raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
+    sets = {"val": splits.val, "test": splits.test, **{s: load_split(args.raw_dir, s) for s in ("runs", "transfer")}}
     protocol = oneshot.Protocol({s: labels for s, (_, labels) in sets.items()}, p.omniglot, p.evaluate.episodes, p.seed)
     row = protocol.score({s: images.reshape(len(images), -1).astype(np.float32) / 255.0
                           for s, (images, _) in sets.items()})

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from siamese_mnist.losses import batch_triplet_loss, contrastive_loss, pair_distance, triplet_loss
@@ -93,3 +94,22 @@ def test_mining_none_semihard_and_hardest_give_three_different_hand_computed_los
     want = {"none": 0.0, "semihard": (0.5 + 0.5) / 2, "hardest": (1.5 + 0.5) / 2}
     for mining, value in want.items():
         assert abs(batch_triplet_loss(a, p, n, labels, 1.0, mining).item() - value) < 1e-12, mining
+
+
+def test_batch_hard_contrastive_takes_each_images_farthest_positive_and_nearest_negative():
+    from siamese_mnist.losses import batch_hard_contrastive_loss
+
+    # on a line: class 0 at 0, 1, 3; class 1 at 4; margin 2.
+    # image 0: farthest positive 3 (d² 9), nearest negative 4 (max(0, 2 - 4)² = 0) -> 9
+    # image 1: farthest positive 3 (d 2, d² 4), nearest negative 4 (d 3 -> 0) -> 4
+    # image 3: farthest positive 0 (d² 9), nearest negative 4 (d 1 -> (2 - 1)² = 1) -> 10
+    # image 4: no positive (term left out), nearest negative 3 (d 1 -> 1) -> 1
+    # mean of ½ · (9 + 4 + 10 + 1) = 3
+    x = torch.tensor([[0.0], [1.0], [3.0], [4.0]], requires_grad=True)
+    loss = batch_hard_contrastive_loss(x, torch.tensor([0, 0, 0, 1]), margin=2.0)
+    assert loss.item() == pytest.approx(3.0)
+    loss.backward()
+    assert torch.isfinite(x.grad).all()
+    # one class only: no negatives anywhere, every image's term is its farthest positive alone
+    assert batch_hard_contrastive_loss(x, torch.zeros(4, dtype=torch.long), 2.0).item() == pytest.approx(
+        0.5 * (16 + 9 + 9 + 16) / 4)

@@ -12,26 +12,9 @@ from siamese_mnist.losses import contrastive_loss
 from siamese_mnist.models import build_model
 from siamese_mnist.pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 from siamese_mnist.runtime import resolve_device, seed_everything
-from siamese_mnist.training import Normalizer, Schedule, TrainingData, embed, shift_images, to_device_images, train
+from siamese_mnist.training import Normalizer, Schedule, TrainingData, embed, to_device_images, train
 
 CFG = ModelConfig(conv_channels=(4, 8), hidden=16, embedding_dim=2)
-
-
-def test_shift_images_moves_pixels_and_zero_fills():
-    x = torch.zeros(2, 1, 5, 5, dtype=torch.uint8)
-    x[:, 0, 2, 2] = 255
-    # offsets in [0, 2s]; s = 1: offset 1 is no move, 0 moves content down/right, 2 up/left
-    out = shift_images(x, torch.tensor([[1, 1], [0, 2]]), 1)
-    assert out[0, 0, 2, 2] == 255 and out[0].sum() == 255
-    assert out[1, 0, 3, 1] == 255 and out[1].sum() == 255
-    assert shift_images(x, torch.zeros(2, 2, dtype=torch.long), 0) is x
-
-
-def test_shift_images_fills_with_the_background():
-    x = torch.full((1, 1, 3, 3), 250, dtype=torch.uint8)  # a white page
-    out = shift_images(x, torch.tensor([[0, 1]]), 1, fill=250)  # moved down one row
-    assert torch.all(out == 250)
-    assert shift_images(x, torch.tensor([[0, 1]]), 1)[0, 0, 0].tolist() == [0, 0, 0]  # default: black
 
 
 def test_normalizer_is_numpys_mean_and_std_bit_for_bit():

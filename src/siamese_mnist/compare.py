@@ -37,21 +37,22 @@ class CompareError(ValueError):
     """An input the compare command cannot use; the message names it."""
 
 
-def load_image(path: str | Path, size: int = SIZE) -> np.ndarray:
-    """(size, size) uint8 from any image file, prepared exactly as the folder ingest prepares one."""
+def load_image(path: str | Path, size: int = SIZE, drawing: bool = False) -> np.ndarray:
+    """(size, size) uint8 from any image file, prepared exactly as the folder ingest prepares one (``drawing``:
+    as Omniglot's drawings are, for a model trained on them)."""
     from .datasets.folder import prepare_image
 
     path = Path(path)
     if not path.is_file():
         raise CompareError(f"{path}: no such file")
     try:
-        return prepare_image(path.read_bytes(), size, str(path))
+        return prepare_image(path.read_bytes(), size, str(path), drawing)
     except DataError as exc:
         raise CompareError(str(exc)) from None
 
 
 def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int = SIZE,
-                   classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+                   classes: list[str] | None = None, drawing: bool = False) -> tuple[np.ndarray, list[str]]:
     """(2, S, S) uint8 images and a description of each: a file path (prepared to ``image_size``), or a
     test-split index."""
     images, names = [], []
@@ -74,7 +75,7 @@ def resolve_inputs(specs: list[str], raw_dir: str | Path, image_size: int = SIZE
             named = classes and label < len(classes)  # a checkpoint's list may not cover this data's labels
             names.append(f"test #{idx} (class {classes[label] if named else label})")
         else:
-            images.append(load_image(spec, image_size))
+            images.append(load_image(spec, image_size, drawing))
             names.append(spec)
     return np.stack(images), names
 
@@ -145,7 +146,9 @@ def load_model(path: str | Path):
         p = params_from_dict({"model": arch, name: section})
     except ParamsError as exc:
         raise CompareError(f"{where}config.{' '.join(str(exc).split())}") from None
-    inputs = _field(ck, "input", dict, where) if "input" in ck else {}
+    inputs = dict(_field(ck, "input", dict, where)) if "input" in ck else {}
+    data = cfg.get("data")
+    inputs["drawing"] = isinstance(data, dict) and data.get("dataset") == "omniglot"  # prepared as its drawings
     size = _number(inputs, "image_size", f"{where}input.", 16, 256, int) if "image_size" in inputs else SIZE
     classes = _field(inputs, "classes", list, f"{where}input.") if "classes" in inputs else [*"0123456789"]  # MNIST
     if len(classes) < 2 or not all(isinstance(c, str) for c in classes):
@@ -215,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, norm, inputs = load_model(args.model)
         images, names = resolve_inputs([args.a, args.b], args.raw_dir, inputs.get("image_size", SIZE),
-                                       inputs.get("classes"))
+                                       inputs.get("classes"), inputs["drawing"])
         probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
         threshold = load_threshold(probe)
         d = distance(model, norm, images)

@@ -134,6 +134,7 @@ class PerModelConfig:
     # The order within each conv block (models.conv_block), a model's own choice like its learning rate:
     # conv_bn_relu_pool is the network trained before the choice existed.
     block: Literal["conv_bn_relu_pool", "conv_pool_bn_relu"] = "conv_bn_relu_pool"
+    affine: float = 0.0  # Koch et al.'s affine distortions (rotation, shear, scale), their ranges times this; 0 = off
 
     def validate(self, section: str) -> None:
         if self.batch_size < 1:
@@ -144,6 +145,8 @@ class PerModelConfig:
             raise ParamsError(f"{section}.weight_decay: {self.weight_decay} is out of range; allowed >= 0")
         if not 0 <= self.shift <= 8:
             raise ParamsError(f"{section}.shift: {self.shift} is out of range; allowed 0..8")
+        if not 0.0 <= self.affine <= 2.0:
+            raise ParamsError(f"{section}.affine: {self.affine} is out of range; allowed 0..2 (1 = Koch et al.'s)")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class SiameseConfig(PerModelConfig):
     shift: int = 3
     per_epoch: int | float | None = 2.0  # images per training image (float), pairs per epoch (int), None = 2.0
     positive_fraction: float = 0.5
+    mining: Literal["none", "hard"] = "none"  # hard: each image's farthest positive, nearest negative in the batch
 
     def validate(self, section: str) -> None:
         super().validate(section)

@@ -73,10 +73,10 @@ def embed_images(model, norm: Normalizer, images: np.ndarray, batch: int = 1024)
     return emb
 
 
-def enrol(root: str | Path, model, norm: Normalizer, size: int = SIZE) -> Gallery:
+def enrol(root: str | Path, model, norm: Normalizer, size: int = SIZE, drawing: bool = False) -> Gallery:
     classes, files = gallery_files(root)
     paths = [p for group in files for p in group]
-    images = np.stack([load_image(p, size) for p in paths])
+    images = np.stack([load_image(p, size, drawing) for p in paths])
     labels = np.repeat(np.arange(len(classes)), [len(g) for g in files])
     return Gallery(embed_images(model, norm, images), labels, classes, paths)
 
@@ -119,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         model, norm, inputs = load_model(args.model)
         probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
         threshold = load_threshold(probe)
-        size = inputs.get("image_size", SIZE)
-        gallery = enrol(args.gallery, model, norm, size)
+        size, drawing = inputs.get("image_size", SIZE), inputs["drawing"]
+        gallery = enrol(args.gallery, model, norm, size, drawing)
         paths = query_files(args.queries)
-        matches = identify(gallery, embed_images(model, norm, np.stack([load_image(p, size) for p in paths])),
+        matches = identify(gallery, embed_images(model, norm, np.stack([load_image(p, size, drawing) for p in paths])),
                            [str(p) for p in paths], threshold)
     except (CompareError, ParamsError, UnsafeCheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)

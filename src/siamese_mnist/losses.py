@@ -1,5 +1,8 @@
 """Metric-learning losses on Euclidean distance: contrastive (Hadsell, Chopra & LeCun 2006) and triplet margin
-(Schroff, Kalenichenko & Philbin 2015), the latter optionally with semi-hard or hardest negatives mined in the batch."""
+(Schroff, Kalenichenko & Philbin 2015), the latter optionally with semi-hard or hardest negatives mined in the batch,
+the former optionally over each image's hardest pairs in the batch (batch-hard, Hermans, Beyer & Leibe 2017).
+Written out (a few lines each, with hand-worked tests) rather than taken from pytorch-metric-learning, whose
+contrastive loss is on distances, not their squares as the seed's is."""
 
 from __future__ import annotations
 
@@ -23,6 +26,23 @@ def contrastive_loss(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, margi
     sq = (a - b).pow(2).sum(dim=1)  # d² directly for positives: no sqrt needed
     d = _safe_sqrt(sq)
     return (0.5 * y * sq + 0.5 * (1 - y) * (margin - d).clamp_min(0).pow(2)).mean()
+
+
+def batch_hard_contrastive_loss(x: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
+    """Contrastive loss on each image's hardest pairs within the batch: mean over the images of
+    ½·d(farthest same-class image)² + ½·max(0, m − d(nearest other-class image))², a term left out where the
+    batch holds no such image; (N, D), (N,) -> ()."""
+    norms = x.pow(2).sum(dim=1)
+    sq = (norms[:, None] + norms[None, :] - 2 * x @ x.T).clamp_min(0)  # (N, N) by one matmul, not an (N, N, D) cube
+    same = labels[:, None] == labels[None, :]
+    other = ~same
+    same &= ~torch.eye(len(x), dtype=torch.bool, device=x.device)
+    inf = torch.full_like(sq, float("inf"))
+    far = torch.where(same, sq, -inf).max(dim=1).values  # -inf: no positive
+    near = _safe_sqrt(torch.where(other, sq, inf).min(dim=1).values.clamp_max(torch.finfo(sq.dtype).max))
+    pos = torch.where(same.any(dim=1), far, torch.zeros_like(far))
+    neg = torch.where(other.any(dim=1), (margin - near).clamp_min(0).pow(2), torch.zeros_like(near))
+    return 0.5 * (pos + neg).mean()
 
 
 def triplet_loss(a: torch.Tensor, p: torch.Tensor, n: torch.Tensor, margin: float) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, PerModelConfig
-from .losses import batch_triplet_loss, contrastive_loss
+from .losses import batch_hard_contrastive_loss, batch_triplet_loss, contrastive_loss
 from .pairs import make_epoch_pairs, make_epoch_singles, make_epoch_triplets
 
 
@@ -134,8 +134,11 @@ class Siamese(EmbeddingModel):
         return self.slots(self(torch.cat([a, b])))
 
     def loss(self, out, labels, targets):
+        margin = getattr(self.section, "margin", 1.0)
+        if getattr(self.section, "mining", "none") == "hard":  # out holds the first images, then the second
+            return batch_hard_contrastive_loss(out.float(), labels.T.reshape(-1), margin)
         a, b = self.slots(out.float())
-        return contrastive_loss(a, b, targets, getattr(self.section, "margin", 1.0))
+        return contrastive_loss(a, b, targets, margin)
 
 
 class Triplet(EmbeddingModel):

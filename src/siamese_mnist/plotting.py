@@ -99,7 +99,7 @@ def _title(run: ModelRun, epoch: int) -> str:
             + _dims_note(run.test))
 
 
-def _png(fig, dpi: int) -> bytes:
+def png_bytes(fig, dpi: int) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
@@ -120,7 +120,7 @@ def comparison_grid(runs: list[ModelRun], epochs: list[int], class_names: list[s
         _regions(axes[-1, j], run, class_names, point_size, resolution)
         axes[-1, j].set_title(f"{run.name} · Logistic regression (epoch {last})", fontsize=8)
     fig.tight_layout()
-    return _png(fig, dpi)
+    return png_bytes(fig, dpi)
 
 
 def epoch_image(run: ModelRun, epoch: int, class_names: list[str], dpi: int, point_size: float) -> bytes:
@@ -129,7 +129,7 @@ def epoch_image(run: ModelRun, epoch: int, class_names: list[str], dpi: int, poi
     _scatter(ax, run.test[epoch], run.labels, class_names, point_size)
     ax.set_title(_title(run, epoch) + legend_note(class_names), fontsize=9)
     fig.tight_layout()
-    return _png(fig, dpi)
+    return png_bytes(fig, dpi)
 
 
 def write_epoch_images(out_dir: str | Path, runs: list[ModelRun], epochs: list[int], class_names: list[str],

@@ -21,11 +21,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from .atomic import load_npz
+from .augment import distort, epoch_affines, epoch_offsets, shift_images
 from .config import Params, PerModelConfig
 from .datasets.splits import (background_level, load_class_names, load_split, load_splits, stratified_subset,
                               training_pool)
@@ -64,26 +64,6 @@ class Normalizer:
 def to_device_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(N, 28, 28) uint8 numpy -> (N, 1, 28, 28) uint8 tensor on ``device``."""
     return torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).to(device)
-
-
-def shift_images(x: torch.Tensor, offsets: torch.Tensor, max_shift: int, fill: int = 0) -> torch.Tensor:
-    """Translate each image by its own offset, filling with ``fill`` (the background: 0 for MNIST):
-    (B, 1, H, W) uint8, (B, 2) in [0, 2s] -> same shape.
-
-    One gather over a padded batch; no per-image Python.
-    """
-    if max_shift == 0:
-        return x
-    b, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4, value=fill)
-    rows = offsets[:, 0, None] + torch.arange(h, device=x.device)  # (B, H)
-    cols = offsets[:, 1, None] + torch.arange(w, device=x.device)  # (B, W)
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
-
-
-def draw_offsets(n: int, max_shift: int, gen: torch.Generator) -> torch.Tensor:
-    return torch.randint(0, 2 * max_shift + 1, (n, 2), generator=gen)
 
 
 @torch.inference_mode()
@@ -194,15 +174,6 @@ def make_optimizer(model: nn.Module, cfg: PerModelConfig, epochs: int, steps_per
     return opt, sched
 
 
-def epoch_offsets(n_items: int, k: int, cfg: PerModelConfig, seed: int, epoch: int) -> torch.Tensor:
-    """This epoch's (items, k, 2) augmentation shift offsets, from (seed, epoch) alone.
-
-    The items' order comes from the index file, already shuffled per epoch.
-    """
-    gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
-    return draw_offsets(n_items * k, cfg.shift, gen).view(n_items, k, 2)
-
-
 EpochCallback = Callable[["TrainState", nn.Module, object, object], None]
 
 
@@ -257,6 +228,7 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
     for epoch in range(state.epoch + 1, epochs + 1):
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
         offsets = epoch_offsets(n_items, k, cfg, seed, epoch).to(device)
+        affines = epoch_affines(n_items, k, cfg, seed, epoch).to(device) if cfg.affine else None
         ep_items = torch.from_numpy(np.ascontiguousarray(items[epoch - 1])).to(device).long()
         ep_targets = None if targets is None else torch.from_numpy(targets[epoch - 1]).to(device)
         model.train()
@@ -268,8 +240,11 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
             batch = ep_items[ids]  # (B, k) image indices
             flat = batch.T.reshape(-1)  # slot by slot: all first images, then all second, ...
             off = offsets[ids].transpose(0, 1).reshape(-1, 2)
+            x = shift_images(images[flat], off, cfg.shift, fill)
+            if affines is not None:
+                x = distort(x, affines[ids].transpose(0, 1).reshape(-1, 2, 3), fill)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(norm(shift_images(images[flat], off, cfg.shift, fill)))
+                out = model(norm(x))
                 loss = model.loss(out, labels[batch], None if ep_targets is None else ep_targets[ids])
             opt.zero_grad(set_to_none=True)
             loss.backward()

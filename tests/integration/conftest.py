@@ -132,3 +132,37 @@ def pipeline_repo(tmp_path_factory, mnist_dir, worker_id) -> Repo:
             build(shared / "repo")
             (shared / "built").touch()
     return Repo(shared / "repo", base_env(str(mnist_dir))).copy(tmp_path_factory.mktemp("pipeline") / "repo")
+
+
+OMNIGLOT_FILES = ["omniglot/.dvc/config", "omniglot/.dvcignore", "omniglot/dvc.yaml", "omniglot/params.yaml"]
+OMNIGLOT_TINY = {"data": {"test_limit": 2636},  # 4 drawings of each evaluation character
+                 "train": {"epochs": 2},
+                 "evaluate": {"episodes": 20},
+                 "omniglot": {"background": "small1", "val_alphabets": 1, "ways": [5], "shots": [1, 3]}}
+
+
+def make_omniglot_repo(path: Path, mnist_dir: Path, omniglot_dir: Path) -> Repo:
+    """A fresh git repo holding both pipelines, the Omniglot one on its tiny config (a minimal split, 2 epochs)."""
+    path.mkdir(parents=True)
+    for name in ["stages", "src", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore", *OMNIGLOT_FILES]:
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / name, path / name)
+    env = {**base_env(str(mnist_dir)), "OMNIGLOT_MIRROR": str(omniglot_dir)}
+    repo = Repo(path, env)
+    repo.git("init", "-q", "-b", "main")
+    repo.dvc("init", "-q")
+    params = yaml.safe_load((path / "omniglot/params.yaml").read_text())
+    for section, values in OMNIGLOT_TINY.items():
+        params[section].update(values)
+    (path / "omniglot/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "tiny omniglot pipeline")
+    return repo
+
+
+@pytest.fixture
+def omniglot_repo(tmp_path, mnist_dir, omniglot_dir) -> Repo:
+    return make_omniglot_repo(tmp_path / "repo", mnist_dir, omniglot_dir)

@@ -71,18 +71,27 @@ def transitive_files(script: Path) -> set[str]:
     return seen
 
 
-def stage_bodies() -> dict[str, dict]:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+PIPELINES = {"dvc.yaml": "", "omniglot/dvc.yaml": "../"}  # each pipeline, and how its paths reach the repo root
+
+
+def stage_bodies(pipeline: str = "dvc.yaml") -> dict[str, dict]:
+    stages = yaml.safe_load((ROOT / pipeline).read_text())["stages"]
     return {name: body.get("do", body) for name, body in stages.items()}
 
 
+def code_deps(body: dict, up: str) -> set[str]:
+    """The repo-relative code a stage declares (``../src/x.py`` in omniglot/dvc.yaml is ``src/x.py``)."""
+    return {d[len(up):] for d in body["deps"] if d.startswith((f"{up}src/", f"{up}stages/"))}
+
+
 def test_every_stage_declares_exactly_the_code_it_imports():
-    for name, body in stage_bodies().items():
-        script = re.search(r"python (stages/\w+\.py)", body["cmd"]).group(1)
-        declared = {d for d in body["deps"] if d.startswith(("src/", "stages/"))}
-        needed = transitive_files(ROOT / script)
-        assert needed - declared == set(), f"{name}: imports but does not declare {sorted(needed - declared)}"
-        assert declared - needed == set(), f"{name}: declares but does not import {sorted(declared - needed)}"
+    for pipeline, up in PIPELINES.items():
+        for name, body in stage_bodies(pipeline).items():
+            script = re.search(rf"python {re.escape(up)}(stages/\w+\.py)", body["cmd"]).group(1)
+            declared = code_deps(body, up)
+            needed = transitive_files(ROOT / script)
+            assert needed - declared == set(), f"{pipeline} {name}: imports but does not declare {sorted(needed - declared)}"
+            assert declared - needed == set(), f"{pipeline} {name}: declares but does not import {sorted(declared - needed)}"
 
 
 def test_the_import_scan_follows_imports_inside_functions_and_packages():
@@ -95,8 +104,9 @@ def test_the_import_scan_follows_imports_inside_functions_and_packages():
 
 
 def test_every_stage_has_a_description():
-    for name, body in stage_bodies().items():
-        assert body.get("desc"), name
+    for pipeline in PIPELINES:
+        for name, body in stage_bodies(pipeline).items():
+            assert body.get("desc"), (pipeline, name)
 
 
 def test_training_depends_on_no_evaluation_or_machine_setting():
@@ -107,18 +117,20 @@ def test_training_depends_on_no_evaluation_or_machine_setting():
 
 
 def test_no_stage_has_a_persistent_output_but_the_params_check():
-    persistent = {name: out for name, body in stage_bodies().items()
-                  for out in body.get("outs", []) if isinstance(out, dict) and any(v.get("persist") for v in out.values())}
-    assert persistent == {"check": {"data/params.ok": {"persist": True}}}, persistent
+    for pipeline in PIPELINES:
+        persistent = {name: out for name, body in stage_bodies(pipeline).items() for out in body.get("outs", [])
+                      if isinstance(out, dict) and any(v.get("persist") for v in out.values())}
+        assert persistent == {"check": {"data/params.ok": {"persist": True}}}, (pipeline, persistent)
 
 
 def test_plain_outputs_are_cached_so_every_stage_has_a_run_cache():
     # DVC skips the run cache of a stage with a cache: false output that is neither a metric nor a plot
-    for name, body in stage_bodies().items():
-        for out in body.get("outs", []):
-            if isinstance(out, dict):
-                for path, opts in out.items():
-                    assert opts.get("cache", True), f"{name}: {path} is cache: false; declare it as a plot or metric"
+    for pipeline in PIPELINES:
+        for name, body in stage_bodies(pipeline).items():
+            for out in body.get("outs", []):
+                if isinstance(out, dict):
+                    for path, opts in out.items():
+                        assert opts.get("cache", True), f"{name}: {path} is cache: false; declare it as a plot or metric"
 
 
 def _models_named(text: str) -> set[str]:

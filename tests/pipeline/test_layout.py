@@ -46,16 +46,19 @@ def test_the_dvc_scan_sees_an_import_of_dvc():
     assert not imports_dvc(PACKAGE / "live.py")  # imports dvclive
 
 
-def stage_code_deps() -> dict[str, set[str]]:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    return {name: {d for d in body.get("do", body)["deps"] if d.startswith("src/")} for name, body in stages.items()}
+def stage_code_deps(pipeline: str = "dvc.yaml", up: str = "") -> dict[str, set[str]]:
+    stages = yaml.safe_load((ROOT / pipeline).read_text())["stages"]
+    return {name: {d[len(up):] for d in body.get("do", body)["deps"] if d.startswith(f"{up}src/")}
+            for name, body in stages.items()}
 
 
 def test_no_stage_depends_on_the_studies_wing_and_only_download_on_the_fetcher():
-    deps = stage_code_deps()
-    assert {name: sorted(d for d in files if d.startswith("src/siamese_mnist/studies/"))
-            for name, files in deps.items() if any(d.startswith("src/siamese_mnist/studies/") for d in files)} == {}
-    assert [name for name, files in deps.items() if "src/siamese_mnist/datasets/fetch.py" in files] == ["download"]
+    for pipeline, up in (("dvc.yaml", ""), ("omniglot/dvc.yaml", "../")):
+        deps = stage_code_deps(pipeline, up)
+        assert {name: sorted(d for d in files if d.startswith("src/siamese_mnist/studies/"))
+                for name, files in deps.items() if any(d.startswith("src/siamese_mnist/studies/") for d in files)} == {}
+        fetchers = [name for name, files in deps.items() if "src/siamese_mnist/datasets/fetch.py" in files]
+        assert fetchers == ["download"], (pipeline, fetchers)
 
 
 def layout_lines() -> str:

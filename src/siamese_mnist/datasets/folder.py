@@ -67,8 +67,10 @@ def gray_pixels(im) -> np.ndarray:
     return np.asarray(im.convert("L"))
 
 
-def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
-    """Image file bytes -> (size, size) uint8 grayscale: padded square with its border median, resized."""
+def prepare_image(data: bytes, size: int, name: str, drawing: bool = False) -> np.ndarray:
+    """Image file bytes -> (size, size) uint8 grayscale: padded square with its border median, resized (Lanczos).
+    ``drawing``: as Omniglot's are prepared (``omniglot_splits.ink_square``) — dark ink on light paper inverted
+    to bright ink on black first, then shrunk by the box filter."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -85,8 +87,10 @@ def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
                            f"(PIL.Image.MAX_IMAGE_PIXELS); refused as a possible decompression bomb") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise DatasetError(f"{name}: not a readable image ({exc})") from None
-    gray = Image.fromarray(pixels)
     h, w = pixels.shape
+    if drawing and np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])) > 127:
+        pixels = 255 - pixels
+    gray = Image.fromarray(pixels)
     if h != w:
         side = max(h, w)
         if side * side > Image.MAX_IMAGE_PIXELS:  # a 1 x 80 000 strip passes the pixel limit, its square would not
@@ -98,7 +102,7 @@ def prepare_image(data: bytes, size: int, name: str) -> np.ndarray:
         square[top:top + h, left:left + w] = pixels
         gray = Image.fromarray(square)
     if gray.size != (size, size):
-        gray = gray.resize((size, size), Image.Resampling.LANCZOS)
+        gray = gray.resize((size, size), Image.Resampling.BOX if drawing else Image.Resampling.LANCZOS)
     return np.asarray(gray, dtype=np.uint8)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...config import MODELS
-from .spec import METRICS, TIE_BREAK, Spec
+from .spec import PRIMARY, TIE_BREAK, Spec, kept_figures
 from .trials import Trial, slot_plan
 
 
@@ -28,7 +28,8 @@ def summarise(spec: Spec, found: dict[int, dict[int, Trial]]) -> dict:
         trials = [found.get(r, {})[s] for s in sorted(found.get(r, {})) if s in plan]
         entry = {"rung": r, "epochs": epochs, "runs": len(plan) if plan else spec.keep[r], "finished": len(trials),
                  "trials": [{"name": t.name, "rev": t.rev, "trial_of": t.trial_of, "settings": t.settings,
-                             "val": None if t.failed else {m: {k: t.metrics[m]["val"][k] for k in METRICS}
+                             "val": None if t.failed else {m: {k: t.metrics[m]["val"][k]
+                                                               for k in kept_figures(t.metrics[m]["val"])}
                                                            for m in MODELS},
                              "train_seconds": t.train_seconds, **({"failed": True} if t.failed else {})}
                             for t in trials]}
@@ -95,21 +96,23 @@ def markdown(report: dict) -> str:
                 order = r["ranking"][m]
                 rows = sorted(rows, key=lambda t: order.index(t["trial_of"][m]))
             keys = list(rows[0]["settings"][m]) if rows else []
-            lines += ["", f"### {m}", "", "| trial | " + " | ".join(keys) + " | val logreg % | val MAP@R % | "
+            first = next((kept_figures(t["val"][m])[0] for t in rows if not t.get("failed")), "logreg_acc")
+            lines += ["", f"### {m}", "", "| trial | " + " | ".join(keys) + f" | {PRIMARY[first]} | val MAP@R % | "
                       "val ROC-AUC | train min |", "|---" * (len(keys) + 5) + "|"]
             kept = set(r.get("kept", {}).get(m, []))
             for t in rows:
                 s = t["train_seconds"].get(m)
                 mark = " (kept)" if t["trial_of"][m] in kept else ""
                 figures = ("failed | failed | failed" if t.get("failed") else
-                           f"{_pct(t['val'][m]['logreg_acc'])} | {_pct(t['val'][m]['map_at_r'])} | "
+                           f"{_pct(t['val'][m][first])} | {_pct(t['val'][m]['map_at_r'])} | "
                            f"{t['val'][m]['roc_auc']:.4f}")
                 lines.append(f"| {t['trial_of'][m]}{mark} | " + " | ".join(str(t["settings"][m][k]) for k in keys)
                              + f" | {figures} | " + (f"{s / 60:.1f}" if s is not None else "–") + " |")
     if "winners" in report:
-        lines += ["", "## Winners (best on validation at the last rung)", "", "| model | trial | settings | val logreg % |",
-                  "|---|---|---|---|"]
+        first = kept_figures(next(iter(report["winners"].values()))["val"])[0]
+        lines += ["", "## Winners (best on validation at the last rung)", "",
+                  f"| model | trial | settings | {PRIMARY[first]} |", "|---|---|---|---|"]
         for m, w in report["winners"].items():
             settings = ", ".join(f"{k}={v}" for k, v in w["settings"].items())
-            lines.append(f"| {m} | {w['trial']} | {settings} | {_pct(w['val']['logreg_acc'])} |")
+            lines.append(f"| {m} | {w['trial']} | {settings} | {_pct(w['val'][first])} |")
     return "\n".join(lines) + "\n"

@@ -16,8 +16,15 @@ from ...errors import ParamsError
 from ...typed_yaml import read_yaml
 
 SPEC_FILE = "search.yaml"
-METRICS = ("logreg_acc", "map_at_r", "roc_auc")  # the validation figures each trial keeps (metrics/<model>.json)
-SELECTABLE = tuple(f"val_{m}" for m in METRICS)
+# The validation figures a trial keeps (metrics/<model>.json): its pipeline's first — MNIST's logistic regression,
+# Omniglot's 20-way one-shot accuracy on the held-out alphabets — then MAP@R and ROC-AUC.
+PRIMARY = {"logreg_acc": "val logreg %", "oneshot_acc": "val 20-way one-shot %"}
+SELECTABLE = tuple(f"val_{m}" for m in (*PRIMARY, "map_at_r", "roc_auc"))
+
+
+def kept_figures(val: dict) -> tuple[str, ...]:
+    """The keys of a trial's validation figures, in the order its tables show them."""
+    return (next(k for k in PRIMARY if k in val), "map_at_r", "roc_auc")
 TIE_BREAK = "val_map_at_r"  # then the lower trial number
 NAME = re.compile(r"^search-r(\d+)-(t|k)(\d+)$")  # rung 0: trial tNN; rung r > 0: its k-th kept setting
 
