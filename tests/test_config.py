@@ -81,3 +81,17 @@ def test_bad_seed_names_the_key():
 def test_train_amp_takes_true_false_or_auto():
     assert params_from_dict({"train": {"amp": "auto"}}).train.amp == "auto"
     assert params_from_dict({"train": {"amp": True}}).train.amp is True
+
+
+def test_the_omniglot_section_goes_with_the_omniglot_dataset_and_no_other():
+    raw = yaml.safe_load((ROOT / "omniglot/params.yaml").read_text())
+    assert params_from_dict(raw, complete=True).omniglot.background == "all"
+    mnist = yaml.safe_load((ROOT / "params.yaml").read_text())
+    with pytest.raises(ParamsError, match=r"^omniglot: applies to data.dataset: omniglot only; remove the section$"):
+        params_from_dict({**mnist, "omniglot": raw["omniglot"]}, complete=True)
+    with pytest.raises(ParamsError, match=r"^omniglot: missing; data.dataset: omniglot needs the omniglot section$"):
+        params_from_dict({k: v for k, v in raw.items() if k != "omniglot"}, complete=True)
+    with pytest.raises(ParamsError, match=r"^data.holdout_classes: applies to closed-set datasets"):
+        params_from_dict({**raw, "data": {**raw["data"], "holdout_classes": [3]}}, complete=True)
+    with pytest.raises(ParamsError, match=r"^omniglot.shots: 11 is out of range; allowed 1..10$"):
+        params_from_dict({**raw, "omniglot": {**raw["omniglot"], "shots": [1, 11]}}, complete=True)

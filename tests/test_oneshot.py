@@ -11,13 +11,13 @@ from siamese_mnist.oneshot import draw_episodes, episode_accuracy
 
 
 def test_a_query_goes_to_the_nearest_prototype_the_mean_of_its_supports():
-    # class 0's supports at 0 and 8 (prototype 4), class 1's both at 9 (prototype 9); the query of class 1 at 7 is
+    # class 0's supports at 8 and 0 (prototype 4), class 1's both at 9 (prototype 9); the query of class 1 at 7 is
     # 3 from prototype 0 and 2 from prototype 1: right. Its nearest single support (8, class 0) would be wrong.
     x = np.array([[0.0], [8.0], [9.0], [9.0], [7.0]])
     labels = np.array([0, 0, 1, 1, 1])
-    supports, query = np.array([[0, 1], [2, 3]]), np.array([4])
+    supports, query = np.array([[1, 0], [2, 3]]), np.array([4])
     assert episode_accuracy(x, labels, [(supports, query)]) == 1.0
-    one_shot = supports[:, 1:]  # the supports at 8 and 9: the query at 7 goes to class 0, wrongly
+    one_shot = supports[:, :1]  # the supports at 8 and 9: the query at 7 goes to class 0, wrongly
     assert episode_accuracy(x, labels, [(one_shot, query)]) == 0.0
     assert episode_accuracy(x, labels, [(supports, query), (one_shot, query)]) == 0.5  # episodes average
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["src", "stages", "tests", "tools", "benchmarks", "data/images", "params.yaml", "search.yaml", "dvc.yaml", "pyproject.toml", ".gitignore",
+        "omniglot/params.yaml", "omniglot/dvc.yaml", "omniglot/search.yaml",
         ".dvcignore", ".dvc/config", ".dvc/plots", "metrics/search.json"]  # search.json: test_config checks params.yaml against it
 UNIT = ["tests", "--ignore=tests/integration"]
 
@@ -214,8 +215,8 @@ BREAKAGES = [
     Breakage("relock leaves the replicate files' code as it was", "tools/relock.py",
              "            if touched:", "            if False:", ("tests/studies/test_replicates.py",)),
     Breakage("a plots change orphans the replicates", "src/siamese_mnist/studies/replicates.py",
-             'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels"}',
-             'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "render"}',
+             'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "baselines"}',
+             'RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "baselines", "render"}',
              ("tests/studies/test_replicates.py",)),
     Breakage("the committed search record is not read", "src/siamese_mnist/studies/search/trials.py",
              '            if plan.get(slot) != t["trial_of"] or any(', "            if True or any(",
@@ -223,6 +224,31 @@ BREAKAGES = [
     Breakage("the unseen report pairs a model with another seed's pixels", "src/siamese_mnist/studies/unseen.py",
              "    pix = {k: [float(r.pixels[k]) for r in runs] for k in METRICS}",
              "    pix = {k: [float(r.pixels[k]) for r in runs[::-1]] for k in METRICS}", ("tests/studies/test_unseen.py",)),
+    Breakage("one-shot episodes take the nearest support, not the prototype", "src/siamese_mnist/oneshot.py",
+             ".view(*supports.shape, -1).mean(dim=1)", ".view(*supports.shape, -1)[:, 0]", ("tests/test_oneshot.py",)),
+    Breakage("Lake's runs scored against the test half", "src/siamese_mnist/lake_runs.py",
+             "        train, test = slice(start, start + RUN_SIZE // 2), slice(start + RUN_SIZE // 2, start + RUN_SIZE)",
+             "        test, train = slice(start, start + RUN_SIZE // 2), slice(start + RUN_SIZE // 2, start + RUN_SIZE)",
+             ("tests/test_oneshot.py",)),
+    Breakage("validation alphabets bunched at the start", "src/siamese_mnist/datasets/omniglot_splits.py",
+             "int((i + 0.5) * len(names) / count)", "i", ("tests/datasets/test_omniglot_splits.py",)),
+    Breakage("a validation alphabet also trained on", "src/siamese_mnist/datasets/omniglot_splits.py",
+             'characters = {"train": [n for n in names if n.split("/")[0] not in val_names],',
+             'characters = {"train": list(names),', ("tests/datasets/test_omniglot_splits.py",)),
+    Breakage("a gallery drawing not inverted for an Omniglot model", "src/siamese_mnist/datasets/folder.py",
+             "        pixels = 255 - pixels\n", "        pass\n", ("tests/datasets/test_omniglot_splits.py",)),
+    Breakage("hard pairs take the nearest positive", "src/siamese_mnist/losses.py",
+             "far = torch.where(same, sq, -inf).max(dim=1).values", "far = torch.where(same, sq, inf).min(dim=1).values",
+             ("tests/test_losses.py",)),
+    Breakage("every affine component always on", "src/siamese_mnist/augment.py",
+             "    u = torch.where(on, u, torch.zeros_like(u)) * cfg.affine", "    u = u * cfg.affine",
+             ("tests/test_augment.py",)),
+    Breakage("the Omniglot report pairs models against the wrong baseline", "src/siamese_mnist/studies/oneshot_spread.py",
+             "paired(column(m, k), column(BASELINE, k), bounds(k))", "paired(column(BASELINE, k), column(m, k), bounds(k))",
+             ("tests/studies/test_oneshot_spread.py",)),
+    Breakage("the omniglot section accepted on MNIST", "src/siamese_mnist/config.py",
+             "        if (self.omniglot is None) == (self.data.dataset == \"omniglot\"):",
+             "        if self.omniglot is None and self.data.dataset == \"omniglot\":", ("tests/test_config.py",)),
 ]
 
 

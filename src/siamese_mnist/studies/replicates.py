@@ -36,7 +36,9 @@ class Run:
 
 
 # The stages whose outputs the reports read: a change to another one (the plots) orphans no replicate.
-RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels"}
+# baselines: the Omniglot pipeline's (omniglot/dvc.yaml, whose code deps are ../src/, ../stages/).
+RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "baselines"}
+CODE = ("src/", "stages/", "../src/", "../stages/")
 
 
 def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
@@ -50,7 +52,7 @@ def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
             continue
         params = {k: v for f in stage.get("params", {}).values() for k, v in f.items()
                   if k != "seed" and k not in vary}
-        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(("src/", "stages/"))}
+        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(CODE)}
         out[name] = {"params": params, "code": code}
     return out
 
@@ -80,8 +82,13 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
             pass
     try:
         pixels = json.loads(reader.read("metrics/pixels.json", rev))["pixels"]
-    except Exception:  # noqa: BLE001 - a run before the baseline stage existed
+    except Exception:  # noqa: BLE001 - a run before the baseline stage existed, or an Omniglot run
         pixels = {}
+    try:  # the Omniglot pipeline's baselines: pixels, and the Hausdorff distance's error on the 20 runs
+        base = json.loads(reader.read("metrics/baselines.json", rev))
+        pixels = {**base["pixels"], "hausdorff_lake_error": base["hausdorff"]["lake_error"]}
+    except Exception:  # noqa: BLE001 - MNIST's pipeline has no such file
+        pass
     return Run(name, rev, int(seed), tables, speed, pixels, machine=machine)
 
 

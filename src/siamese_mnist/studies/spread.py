@@ -34,7 +34,10 @@ import math
 import sys
 from pathlib import Path
 
+import yaml
+
 from ..config import MODELS
+from . import oneshot_spread
 from .replicates import ReportError, Run, gather, write_replicates
 from .stats import interval, paired
 from .tables import cell, percent_or_decimals, table
@@ -136,14 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown-out", default="metrics/seeds.md")
     ap.add_argument("--replicates", default="metrics/replicates", help="folder of seed-<N>.json, one per replicate")
     ap.add_argument("--params", default="params.yaml", help="read for render.epochs with --from-files")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="report the replicates that ran KEY at VALUE, all else as HEAD (e.g. omniglot.background="
+                         "small1); name other --json-out, --markdown-out and --replicates for them")
     args = ap.parse_args(argv)
+    try:
+        vary = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None
+    except yaml.YAMLError:
+        ap.error(f"--set: {args.set} should be KEY=VALUE")
     if args.revs and args.from_files:
         ap.error("--from-files reads every replicate file: name no revisions")
     from ..atomic import write_bytes, write_json
     from ..errors import DiskFullError
 
     try:
-        runs, params, from_files = gather(args.revs, args.from_files, args.replicates, args.params)
+        runs, params, from_files = gather(args.revs, args.from_files, args.replicates, args.params, vary)
+        omniglot = (params.get("data") or {}).get("dataset") == "omniglot"  # the one-shot pipeline's report
         seeds = ", ".join(str(r.seed) for r in runs)
         if len(runs) < MIN_RUNS and not args.allow_few:
             start = max((r.seed for r in runs), default=0) + 1
@@ -155,17 +166,18 @@ def main(argv: list[str] | None = None) -> int:
         if len(lengths) > 1:
             raise ReportError(f"the runs have per-epoch tables of different lengths {sorted(lengths)}")
         epochs = [e for e in params.get("render", {}).get("epochs", []) if e < min(lengths, default=0)]
-        report = summarise(runs, epochs)
+        report = oneshot_spread.summarise(runs, MODELS) if omniglot else summarise(runs, epochs)
     except ReportError as exc:
         print(f"seeds: {exc}", file=sys.stderr)
         return 2
+    text = (oneshot_spread.markdown if omniglot else markdown)(report)
     if not args.write:
-        sys.stdout.write(markdown(report))
+        sys.stdout.write(text)
         print(f"(not written; --write to update {Path(args.json_out).with_suffix('.*')})", file=sys.stderr)
         return 0
     try:
         write_json(args.json_out, report)
-        write_bytes(args.markdown_out, markdown(report).encode())
+        write_bytes(args.markdown_out, text.encode())
         if len(from_files) < len(runs):  # a run read from an experiment: its file is (re)written
             write_replicates(runs, args.replicates)
     except DiskFullError as exc:

@@ -1,0 +1,49 @@
+"""The Omniglot seeds report, on numbers worked out by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from siamese_mnist.studies.oneshot_spread import markdown, summarise
+from siamese_mnist.studies.replicates import ReportError, Run
+
+MODELS = ("cnn", "siamese", "triplet")
+
+
+def run(seed: int, lake: dict[str, float], pixels_lake: float = 79.0) -> Run:
+    def table(err):
+        return pd.DataFrame({"epoch": [0, 1], "lake_error": [80.0, err], "way5_shot1_acc": [0.5, 0.9],
+                             "map_at_r": [0.1, 0.3], "roc_auc": [0.7, 0.95], "transfer_acc": [0.4, 0.6],
+                             "val_oneshot_acc": [0.3, 0.8], "val_map_at_r": [0.1, 0.4], "val_roc_auc": [0.7, 0.9]})
+    pixels = {"lake_error": pixels_lake, "way5_shot1_acc": 0.4, "map_at_r": 0.03, "roc_auc": 0.65,
+              "transfer_acc": 0.43, "hausdorff_lake_error": 38.75}
+    return Run(f"seed-{seed}", "f" * 40, seed, {m: table(lake[m]) for m in MODELS}, pixels=pixels)
+
+
+def test_means_intervals_and_paired_differences_over_seeds():
+    runs = [run(0, {"cnn": 20, "siamese": 18, "triplet": 30}), run(1, {"cnn": 22, "siamese": 21, "triplet": 30}),
+            run(2, {"cnn": 24, "siamese": 21, "triplet": 30}, pixels_lake=80.0)]
+    report = summarise(runs, MODELS)
+    cnn = report["final"]["cnn"]["lake_error"]
+    # 20, 22, 24: mean 22, sd 2; t(0.975, 2) = 4.303: half-width 4.303 · 2 / √3 = 4.969
+    assert cnn["mean"] == pytest.approx(22) and cnn["sd"] == pytest.approx(2)
+    assert cnn["ci95"] == pytest.approx([17.031, 26.969], abs=1e-3)
+    # siamese - cnn, seed by seed: -2, -1, -3: mean -2, sd 1
+    d = report["paired"]["siamese - cnn"]["lake_error"]
+    assert d["mean"] == pytest.approx(-2) and d["sd"] == pytest.approx(1)
+    # cnn - pixels: 20 - 79, 22 - 79, 24 - 80: mean -57.33
+    assert report["paired"]["cnn - pixels"]["lake_error"]["mean"] == pytest.approx(-172 / 3)
+    assert report["final"]["hausdorff"]["lake_error"]["mean"] == 38.75
+    assert report["final"]["triplet"]["lake_error"]["sd"] == 0.0  # the same figure thrice: a zero-width interval
+    text = markdown(report)
+    assert "| Lake's 20 runs, error % | 22.0 ± 2.0 [17.0, 27.0] |" in text
+    assert "| 5-way 1-shot % | 90.00 ± 0.00 [90.00, 90.00] |" in text
+    assert "seeds 0, 1, 2" in text
+
+
+def test_a_run_without_its_pixel_figures_is_refused():
+    runs = [run(0, {"cnn": 20, "siamese": 18, "triplet": 30}), run(1, {"cnn": 22, "siamese": 21, "triplet": 30})]
+    del runs[1].pixels["way5_shot1_acc"]
+    with pytest.raises(ReportError, match="seed-1: metrics/baselines.json lacks a pixel figure"):
+        summarise(runs, MODELS)
