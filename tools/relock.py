@@ -104,10 +104,18 @@ def relock_replicates(entries: dict, root: Path = ROOT) -> None:
                                     if d["path"].startswith(("src/", "stages/"))}
                 recorded = {k: v for f in entries[s].get("params", {}).values() for k, v in f.items()
                             if k not in varying}
-                for k, v in recorded.items():  # a key relock added to the lock (its default the old behaviour)
-                    ident[s]["params"].setdefault(k, json.loads(json.dumps(v)))
+                add_missing(ident[s]["params"], json.loads(json.dumps(recorded)))  # keys relock added to the lock
             if touched:
                 path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+
+
+def add_missing(recorded: dict, current: dict) -> None:
+    """Add to ``recorded`` every key of ``current`` it lacks, at any depth (a param added to a section)."""
+    for k, v in current.items():
+        if k not in recorded:
+            recorded[k] = v
+        elif isinstance(v, dict) and isinstance(recorded[k], dict):
+            add_missing(recorded[k], v)
 
 
 if __name__ == "__main__":
