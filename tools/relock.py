@@ -87,7 +87,8 @@ def relock(stages: list[str]) -> None:
 
 
 # seeds --write, unseen report --write: the folder, and the params its identities leave out (they vary)
-REPLICATE_FOLDERS = {"metrics/replicates": ("seed",), "metrics/unseen": ("seed", "data.holdout_classes")}
+REPLICATE_FOLDERS = {"metrics/replicates": ("seed",), "metrics/unseen": ("seed", "data.holdout_classes"),
+                     "metrics/unseen-d64": ("seed", "data.holdout_classes", "model.embedding_dim")}
 
 
 def relock_replicates(entries: dict, root: Path = ROOT) -> None:

@@ -62,6 +62,24 @@ def test_the_picture_and_the_queue_command():
     png = picture(emb, [5, 6, 7, 8, 9])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert queue_sets(3, [5, 6]) == ["seed=3", "data.holdout_classes=[5,6]"]
+    assert queue_sets(3, [5, 6], 64) == ["seed=3", "data.holdout_classes=[5,6]", "model.embedding_dim=64"]
+
+
+def test_another_dimension_is_another_study_with_its_own_files(tmp_path, monkeypatch, capsys):
+    from siamese_mnist.studies.unseen import experiment_name, main, varied
+
+    assert experiment_name(2) == "unseen-s2" and experiment_name(2, 64) == "unseen-d64-s2"
+    assert varied([5, 6], 64) == {"data.holdout_classes": [5, 6], "model.embedding_dim": 64}
+    assert varied([5, 6], None) == {"data.holdout_classes": [5, 6]}
+    # the D = 64 report reads its own replicate folder, none of the 2-D study's files
+    from siamese_mnist.studies.replicates import write_replicates
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("render: {epochs: [0]}\n")
+    write_replicates(RUNS, tmp_path / "metrics/unseen")
+    assert main(["report", "--from-files"]) == 0 and f"{len(RUNS)} " in capsys.readouterr().out
+    assert main(["report", "--dim", "64", "--from-files"]) == 2
+    assert "0 unseen-classes run(s) found" in capsys.readouterr().err
 
 
 def test_too_few_runs_say_how_to_get_them():

@@ -12,6 +12,9 @@ seed, as DVC experiments:
     SIAMESE_MNIST_THREADS=1 dvc queue start -j 2
     python -m siamese_mnist unseen report --write      # -> metrics/unseen.json, metrics/unseen.md, plots/unseen.png
 
+``--dim D`` (both commands) runs and reports the same protocol at ``model.embedding_dim: D`` (experiments
+``unseen-d<D>-s<N>``; files ``metrics/unseen-d<D>.*``, ``metrics/unseen-d<D>/``): is it the 2-D bottleneck?
+
 The report takes every experiment whose dvc.lock differs from HEAD's in ``seed`` and the held-out classes
 alone, and keeps each run's per-epoch tables and pixel figures in ``metrics/unseen/seed-<N>.json`` (tracked),
 so a clone without the experiments rebuilds the tables (``--from-files``). Each cell: mean ± sd [95 % t-interval]
@@ -42,13 +45,20 @@ BOUNDS = (0.0, 1.0)
 SEEDS = (0, 1, 2, 3, 4)
 
 
-def experiment_name(seed: int) -> str:
-    return f"unseen-s{seed}"
+def experiment_name(seed: int, dim: int | None = None) -> str:
+    return f"unseen-s{seed}" if dim is None else f"unseen-d{dim}-s{seed}"
 
 
-def queue_sets(seed: int, holdout: list[int]) -> list[str]:
-    """The `-S` arguments of seed ``seed``'s run: the seed and the held-out classes, nothing else."""
-    return [f"seed={seed}", f"data.holdout_classes=[{','.join(map(str, holdout))}]"]
+def queue_sets(seed: int, holdout: list[int], dim: int | None = None) -> list[str]:
+    """The `-S` arguments of seed ``seed``'s run: the seed and the held-out classes (and with ``dim`` the
+    embedding's dimension), nothing else."""
+    return [f"seed={seed}", f"data.holdout_classes=[{','.join(map(str, holdout))}]",
+            *([] if dim is None else [f"model.embedding_dim={dim}"])]
+
+
+def varied(holdout: list[int], dim: int | None) -> dict:
+    """The params a run of this study ran away from HEAD's (besides its seed)."""
+    return {"data.holdout_classes": holdout, **({} if dim is None else {"model.embedding_dim": dim})}
 
 
 def final(run: Run, model: str, metric: str) -> float:
@@ -136,7 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     for p in (q, r):
         p.add_argument("--holdout", type=digit_list, default=UNSEEN,
                        help="the held-out classes, comma-separated (default 5,6,7,8,9)")
+        p.add_argument("--dim", type=int, default=None,
+                       help="runs at this model.embedding_dim instead of params.yaml's (experiments unseen-d<D>-s<N>; "
+                            "the report's files get -d<D>: metrics/unseen-d<D>.json, ...)")
     args = ap.parse_args(argv)
+    if args.command == "report" and args.dim is not None:  # the defaults of another study's files
+        for key, default in (("json_out", "metrics/unseen.json"), ("markdown_out", "metrics/unseen.md"),
+                             ("picture_out", "plots/unseen.png"), ("replicates", "metrics/unseen")):
+            if getattr(args, key) == default:
+                stem, dot, ext = default.partition(".")
+                setattr(args, key, f"{stem}-d{args.dim}{dot}{ext}")
     from ..atomic import write_bytes, write_json
     from ..errors import DiskFullError
 
@@ -144,17 +163,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "queue":
             reader = RepoReader(".")
             try:  # done: a run the report would take (HEAD's params and code); an older one is run again
-                done = {experiment_name(r.seed) for r in find_runs(reader, [], vary={"data.holdout_classes":
-                                                                                     args.holdout})}
+                done = {experiment_name(r.seed, args.dim)
+                        for r in find_runs(reader, [], vary=varied(args.holdout, args.dim))}
             finally:
                 reader.close()
             waiting = set() if args.dry_run else waiting_names()
-            todo = [s for s in args.seeds if experiment_name(s) not in done | waiting]
-            queue_runs([(experiment_name(s), queue_sets(s, args.holdout)) for s in todo], args.dry_run)
+            todo = [s for s in args.seeds if experiment_name(s, args.dim) not in done | waiting]
+            queue_runs([(experiment_name(s, args.dim), queue_sets(s, args.holdout, args.dim)) for s in todo],
+                       args.dry_run)
             print(f"{len(todo)} run(s) {'to queue' if args.dry_run else 'queued'}", file=sys.stderr)
             return 0
         runs, _, from_files = gather([], args.from_files, args.replicates, "params.yaml",
-                                     vary={"data.holdout_classes": args.holdout})
+                                     vary=varied(args.holdout, args.dim))
         report = summarise(runs, args.holdout)
         text = markdown(report)
         if not args.write:
