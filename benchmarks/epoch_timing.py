@@ -13,14 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamese_mnist.augment import epoch_offsets, shift_images
 from siamese_mnist.config import MODELS
 from siamese_mnist.datasets.splits import load_split
 from siamese_mnist.losses import batch_triplet_loss, contrastive_loss
 from siamese_mnist.models import build_model
 from siamese_mnist.pairs import make_epoch_pairs
-from siamese_mnist.augment import epoch_offsets, shift_images
-from siamese_mnist.training import (Normalizer, Schedule, TrainingData,
-                                    to_device_images, train)
+from siamese_mnist.training import Normalizer, Schedule, TrainingData, to_device_images, train
 
 import workload
 from textbook import naive_epoch_s, naive_pairs_s

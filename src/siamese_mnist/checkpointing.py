@@ -49,7 +49,8 @@ def model_record(model_name: str, model: nn.Module, config: dict, data: Training
     A folder model also records its input size and class names (compare resizes to it and names classes);
     without them a checkpoint is MNIST-format: 28x28, the dataset's own class names.
     """
-    inputs = {"input": {"image_size": data.image_size, "classes": data.classes}} if dataset in ("folder", "omniglot") else {}
+    own = dataset in ("folder", "omniglot")  # datasets whose size and class names only their files know
+    inputs = {"input": {"image_size": data.image_size, "classes": data.classes}} if own else {}
     return {"model": model_name, "state_dict": model.cpu().state_dict(), "config": config,
             "normalizer": [data.norm.mean, data.norm.std], **inputs}
 

@@ -47,7 +47,8 @@ def headline(og: OmniglotConfig) -> tuple[str, ...]:
 HEADLINE_VAL = ("oneshot_acc", "map_at_r", "roc_auc")
 
 
-def draw_episodes(labels: np.ndarray, way: int, shot: int, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def draw_episodes(labels: np.ndarray, way: int, shot: int, count: int,
+                  seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``count`` episodes, each (supports (way, shot), queries (q,)) as indices into ``labels``: ``way`` classes
     drawn among those with more than ``shot`` images, ``shot`` supports each, the rest of their images queries."""
     classes = np.unique(labels)

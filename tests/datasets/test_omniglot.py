@@ -123,6 +123,7 @@ def test_omniglot_takes_the_mirror_first_then_upstream_unless_offline(monkeypatc
     download(tmp_path / "raw", ["all_runs.zip"])  # the mirror alone: no network asked
     assert (tmp_path / "raw/all_runs.zip").exists()
     monkeypatch.delenv("OMNIGLOT_MIRROR")
-    with pytest.raises(DataError, match=r"^MNIST_OFFLINE=1 but OMNIGLOT_MIRROR is not set: no source to download from$"):
+    with pytest.raises(DataError, match=r"^MNIST_OFFLINE=1 but OMNIGLOT_MIRROR is not set: no source to download "
+                                        r"from$"):
         download(tmp_path / "none", ["all_runs.zip"])
     assert UPSTREAM.endswith("/brendenlake/omniglot/master/python/")

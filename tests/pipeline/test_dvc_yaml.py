@@ -90,8 +90,9 @@ def test_every_stage_declares_exactly_the_code_it_imports():
             script = re.search(rf"python {re.escape(up)}(stages/\w+\.py)", body["cmd"]).group(1)
             declared = code_deps(body, up)
             needed = transitive_files(ROOT / script)
-            assert needed - declared == set(), f"{pipeline} {name}: imports but does not declare {sorted(needed - declared)}"
-            assert declared - needed == set(), f"{pipeline} {name}: declares but does not import {sorted(declared - needed)}"
+            where = f"{pipeline} {name}"
+            assert needed - declared == set(), f"{where}: imports but does not declare {sorted(needed - declared)}"
+            assert declared - needed == set(), f"{where}: declares but does not import {sorted(declared - needed)}"
 
 
 def test_the_import_scan_follows_imports_inside_functions_and_packages():

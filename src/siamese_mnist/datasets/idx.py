@@ -19,7 +19,7 @@ def split_files(raw_dir: str | Path, split: str) -> tuple[Path, Path]:
     return Path(f"{prefix}-images-idx3-ubyte"), Path(f"{prefix}-labels-idx1-ubyte")
 
 
-TYPES = {0x08: np.dtype(np.uint8), 0x0C: np.dtype(">i4")}  # IDX type code -> stored dtype (labels of > 256 classes: int32)
+TYPES = {0x08: np.dtype(np.uint8), 0x0C: np.dtype(">i4")}  # IDX type code -> dtype (labels of > 256 classes: int32)
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

@@ -93,5 +93,6 @@ def markdown(report: dict) -> str:
              *table("metric", diffs, [(label(k), [_fmt(k, report["paired"][d].get(k)) for d in diffs])
                                       for k in metrics])]
     if any("*" in line for line in lines[8:]):
-        lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches past it."]
+        lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches "
+                  "past it."]
     return "\n".join(lines) + "\n"
