@@ -34,11 +34,14 @@ class RepoReader:
 
         self.root = str(root)
         self.repo = Repo(self.root)
+        # A DVC project in a subfolder of its git repo (omniglot/): dvc.api reads paths from the git root
+        within = Path(self.repo.root_dir).resolve().relative_to(Path(self.repo.scm.root_dir).resolve())
+        self.prefix = "" if within == Path(".") else f"{within.as_posix()}/"
 
     def read(self, path: str, rev: str) -> str:
         import dvc.api
 
-        return dvc.api.read(path, repo=self.root, rev=rev)
+        return dvc.api.read(self.prefix + path, repo=self.root, rev=rev)
 
     def experiments(self) -> list[tuple[str, str]]:
         """(name, sha) of every experiment of every baseline, newest commit first."""
