@@ -59,3 +59,31 @@ def test_a_dry_run_prints_each_queue_command_and_queues_nothing(repo, capsys, mo
         "dvc exp run --queue -n seed-3 -S seed=3",
         "dvc exp run --queue -n unseen-s0 -S seed=0 -S data.holdout_classes=[5,6]"]
     assert waiting_names(str(repo)) == set()
+
+
+def test_a_subprojects_files_are_read_from_its_folder_git_and_dvc_tracked_alike(repo):
+    # a DVC project in a subfolder (as omniglot/ is): dvc.api reads from the git root, and misses the subproject's
+    # DVC outputs at another revision; the reader finds both, not the top project's files of the same name
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    sub = repo / "sub"
+    sub.mkdir()
+
+    def run(*args):
+        subprocess.run(args, cwd=sub, env=env, check=True, capture_output=True)
+
+    run("dvc", "init", "-q", "--subdir")
+    (sub / "params.yaml").write_text("seed: 7\n")
+    (sub / "dvc.yaml").write_text("stages:\n  make:\n    cmd: python -c \"open('out.txt', 'w').write('made')\"\n"
+                                  "    outs:\n      - out.txt\n")
+    run("dvc", "repro", "-q")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "sub")
+    (sub / "out.txt").unlink()  # only the cache holds it now
+    reader = RepoReader(sub)
+    try:
+        assert reader.prefix == "sub/"
+        assert reader.read("params.yaml", "HEAD") == "seed: 7\n"  # not the top project's seed: 2
+        assert reader.read("out.txt", "HEAD") == "made"
+    finally:
+        reader.close()

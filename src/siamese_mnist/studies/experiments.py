@@ -41,7 +41,20 @@ class RepoReader:
     def read(self, path: str, rev: str) -> str:
         import dvc.api
 
-        return dvc.api.read(self.prefix + path, repo=self.root, rev=rev)
+        try:
+            return dvc.api.read(self.prefix + path, repo=self.root, rev=rev)
+        except Exception:  # noqa: BLE001 - a subproject's DVC output at another revision: dvc.api misses it
+            if not self.prefix:
+                raise
+            return self.cached_output(path, rev).decode()
+
+    def cached_output(self, path: str, rev: str) -> bytes:
+        """A DVC output of this (sub)project at ``rev``, from the local cache by the md5 its dvc.lock records."""
+        import yaml
+
+        lock = yaml.safe_load(self.repo.scm.get_fs(rev).read_text(f"{self.prefix}dvc.lock"))
+        md5 = next(o["md5"] for stage in lock["stages"].values() for o in stage.get("outs", []) if o["path"] == path)
+        return Path(self.repo.cache.local.oid_to_path(md5)).read_bytes()
 
     def experiments(self) -> list[tuple[str, str]]:
         """(name, sha) of every experiment of every baseline, newest commit first."""
