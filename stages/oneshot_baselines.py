@@ -16,7 +16,7 @@ from siamese_mnist.atomic import write_json
 from siamese_mnist.config import load_params
 from siamese_mnist.datasets.omniglot_splits import RUNS_ZIP, read_runs
 from siamese_mnist.datasets.splits import load_split, load_splits
-from siamese_mnist.runtime import run_stage
+from siamese_mnist.runtime import machine_settings, run_stage, set_threads
 
 
 def main() -> None:
@@ -26,6 +26,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
+    set_threads(machine_settings()[1])  # SIAMESE_MNIST_THREADS, as training: two queued runs share the cores
     splits = load_splits(args.raw_dir, p.data.train_limit, p.data.test_limit, p.data.val_size, p.seed)
     sets = {"val": splits.val, "test": splits.test, **{s: load_split(args.raw_dir, s) for s in ("runs", "transfer")}}
     protocol = oneshot.Protocol({s: labels for s, (_, labels) in sets.items()}, p.omniglot, p.evaluate.episodes, p.seed)

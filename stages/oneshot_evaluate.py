@@ -9,7 +9,7 @@ import _bootstrap  # noqa: F401
 from siamese_mnist import oneshot
 from siamese_mnist.atomic import load_npz, write_csv, write_json
 from siamese_mnist.config import MODELS, load_params
-from siamese_mnist.runtime import run_stage
+from siamese_mnist.runtime import machine_settings, run_stage, set_threads
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
+    set_threads(machine_settings()[1])  # SIAMESE_MNIST_THREADS, as training: two queued runs share the cores
     table, threshold, roc = oneshot.evaluate_oneshot_run(load_npz(args.embeddings), p.omniglot, p.evaluate.episodes,
                                                          p.seed, desc=f"evaluate {args.model}")
     final = table.iloc[-1]
