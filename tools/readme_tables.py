@@ -8,6 +8,8 @@
     python tools/readme_tables.py seed-diffs  # the seeds report: paired differences to the CNN, by epoch
     python tools/readme_tables.py search      # the equal-budget search: budget, winner and runner-up per model
     python tools/readme_tables.py unseen      # the unseen-digits report: each model and the pixels, and model − pixels
+    python tools/readme_tables.py omniglot    # the Omniglot seeds report: the 20 runs, episodes, transfer, baselines
+    python tools/readme_tables.py omniglot-search  # the Omniglot search: budget, winner and runner-up per model
 
 ``python tools/readme_tables.py --write`` rewrites every such table in place after a new run.
 ``tests/pipeline/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
@@ -191,8 +193,44 @@ def unseen(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
+OMNIGLOT_METRICS = (("lake_error", "Lake's 20 runs, error %", 1, 1), ("way20_shot1_acc", "20-way 1-shot, %", 100, 2),
+                    ("way5_shot1_acc", "5-way 1-shot, %", 100, 2), ("map_at_r", "MAP@R, %", 100, 2),
+                    ("transfer_acc", "MNIST 10-way one-shot, %", 100, 2))
+
+
+def omniglot(root: Path = ROOT) -> str:
+    """The Omniglot seeds report (omniglot/metrics/seeds.json): each model and the baselines, final epoch, test."""
+    rep = json.loads((root / "omniglot/metrics/seeds.json").read_text())
+    cols = ["pixels", "hausdorff", *MODELS]
+    names = {"pixels": "raw pixels", "hausdorff": "Modified Hausdorff", **SHORT}
+    rows = ["| metric (evaluation alphabets, test) | " + " | ".join(names[c] for c in cols) + " |",
+            "|---" * (len(cols) + 1) + "|"]
+    for key, label, scale, digits in OMNIGLOT_METRICS:
+        rows.append(f"| {label} | " + " | ".join(_ci(rep["final"][c][key], scale, digits) if key in rep["final"][c]
+                                                 else "–" for c in cols) + " |")
+    return "\n".join(rows)
+
+
+def omniglot_search(root: Path = ROOT) -> str:
+    """The Omniglot search in one table (omniglot/metrics/search.json), selected on validation 20-way one-shot."""
+    rep = json.loads((root / "omniglot/metrics/search.json").read_text())
+    rungs, last = rep["rungs"], rep["rungs"][-1]
+    rows = ["| model | trials × epochs | training hours | winner: trial, settings | validation 20-way one-shot "
+            f"at {last['epochs']} epochs | runner-up |", "|---|---|---|---|---|---|"]
+    for m in MODELS:
+        w = rep["winners"][m]
+        rest = sorted((t for t in last["trials"] if t["trial_of"][m] != w["trial"] and not t.get("failed")),
+                      key=lambda t: last["ranking"][m].index(t["trial_of"][m]))
+        runner = f"{_pct(rest[0]['val'][m]['oneshot_acc'])} (trial {rest[0]['trial_of'][m]})" if rest else "–"
+        settings = ", ".join(f"{k} {v}" for k, v in w["settings"].items())
+        rows.append(f"| {SHORT[m]} | " + " + ".join(f"{r['runs']} × {r['epochs']}" for r in rungs)
+                    + f" | {rep['budget']['train_hours_so_far'][m]:.2f} | {w['trial']}: {settings} | "
+                    f"{_pct(w['val']['oneshot_acc'])} | {runner} |")
+    return "\n".join(rows)
+
+
 TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs,
-          "search": search, "unseen": unseen}
+          "search": search, "unseen": unseen, "omniglot": omniglot, "omniglot-search": omniglot_search}
 
 
 def write_pages(root: Path = ROOT) -> list[str]:
