@@ -51,3 +51,15 @@ def test_a_renamed_key_is_reported_as_unknown_with_its_right_name_not_as_missing
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ParamsError, match=r"^train.epoch: unknown key; did you mean train.epochs\?$"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_a_key_given_twice_is_refused_as_dvc_refuses_it_naming_the_line(tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text + "seed: 3\n")  # PyYAML alone: the last seed would win silently
+    n = len(text.splitlines()) + 1
+    with pytest.raises(ParamsError, match=rf"params.yaml: not valid YAML \(found duplicate key 'seed' \(line {n}\)\)$"):
+        load_params(tmp_path / "params.yaml")
+    nested = text.replace("  hidden: 256\n", "  hidden: 256\n  hidden: 128\n")
+    (tmp_path / "params.yaml").write_text(nested)
+    with pytest.raises(ParamsError, match=r"found duplicate key 'hidden'"):
+        load_params(tmp_path / "params.yaml")

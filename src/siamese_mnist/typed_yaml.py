@@ -128,7 +128,23 @@ def _optional_section(hint: Any) -> Any:
 
 class YamlLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but ``1e-06`` is a number as in YAML 1.2 (PyYAML's YAML 1.1 reads it as a string),
-    which is how DVC reads params.yaml and how `dvc exp run -S lr=0.000001` writes it back."""
+    which is how DVC reads params.yaml and how `dvc exp run -S lr=0.000001` writes it back; and a key given twice
+    in one mapping is an error, as DVC's YAML reader has it (PyYAML's last one would win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: PyYAML's own check names it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"found duplicate key {key!r} (line {key_node.start_mark.line + 1})",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 YamlLoader.add_implicit_resolver(

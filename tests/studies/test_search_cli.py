@@ -18,6 +18,8 @@ def test_queue_skips_what_finished_or_waits_and_shares_split_the_rest(spec):
     one = [n for n, _ in queue(spec, 0, None, set(), set(), render, (1, 2))]
     two = [n for n, _ in queue(spec, 0, None, set(), set(), render, (2, 2))]
     assert one == ["search-r0-t01", "search-r0-t03"] and two == ["search-r0-t02"]
+    with pytest.raises(SearchError, match=r"^share 4/4: rung 0 has 3 run\(s\), so shares past 3 get none$"):
+        queue(spec, 0, None, set(), set(), render, (4, 4))  # three trials: a fourth machine would idle silently
     with pytest.raises(SearchError, match="rung 1 needs rung 0 finished and selected first"):
         queue(spec, 1, None, set(), set(), render)
     report = summarise(spec, _rung0(spec))

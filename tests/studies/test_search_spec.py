@@ -36,7 +36,11 @@ def test_draws_are_seeded_per_trial_and_model_and_stay_in_range(spec, tmp_path):
     ({"space": {"every_model": {"lr": {"log_uniform": [0, 1]}}}}, "space.lr.log_uniform: should be [low, high] with 0 <"),
     ({"space": {"every_model": {"lr": {"normal": [0, 1]}}}}, "space.lr: 'normal' is not one of choice, log_uniform"),
     ({"space": {"every_model": {"batch_size": {"choice": [0]}}}}, "trial 1 draws an invalid setting: cnn.batch_size: 0"),
-    ({"select": "logreg_acc"}, "select: 'logreg_acc' is not one of val_logreg_acc, val_map_at_r, val_roc_auc"),
+    ({"select": "logreg_acc"}, "select: 'logreg_acc' is not one of val_logreg_acc, val_oneshot_acc, val_map_at_r, "
+                               "val_roc_auc"),
+    ({"space": {}}, "space: searches nothing for cnn; list a param under every_model or cnn"),
+    ({"space": {"siamese": {"margin": {"choice": [1.0]}}}}, "space: searches nothing for cnn"),
+    ({"trials": 100_000_000}, "trials: 100000000 should be an integer in 1..1000"),
     ({"rungs": [{"epochs": 2}, {"epochs": 2, "keep": 1}]}, "rungs[1].epochs: 2 should be an integer >= 1, more than"),
     ({"rungs": [{"epochs": 2}, {"epochs": 4, "keep": 4}]}, "rungs[1].keep: 4 should be an integer in 1..3"),
     ({"trial": 3}, "trial: unknown key"),
@@ -47,6 +51,16 @@ def test_a_bad_search_file_is_one_line_naming_the_key(tmp_path, edit, message):
     with pytest.raises(SearchError) as err:
         load_spec(tmp_path / "search.yaml")
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_search_file_without_a_space_or_with_a_key_twice_is_one_line(tmp_path):
+    raw = {k: v for k, v in yaml.safe_load(SPEC).items() if k != "space"}
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(SearchError, match=r"space: searches nothing for cnn"):
+        load_spec(tmp_path / "search.yaml")
+    (tmp_path / "search.yaml").write_text(SPEC + "trials: 3\n")  # a second trials: the first would be lost
+    with pytest.raises(SearchError, match=r"not valid YAML \(found duplicate key 'trials' \(line \d+\)\)$"):
+        load_spec(tmp_path / "search.yaml")
 
 
 def test_overrides_round_trip_through_dvc_into_the_params_the_stages_read(spec, tmp_path):

@@ -42,9 +42,11 @@ def queue(spec: Spec, rung: int, report: dict | None, done: set[str], waiting: s
         kept = before[rung - 1]["kept"]
     plan = slot_plan(spec, rung, kept)
     i, n = share
+    mine = [s for k, s in enumerate(sorted(plan)) if k % n == i - 1]
+    if not mine:
+        raise SearchError(f"share {i}/{n}: rung {rung} has {len(plan)} run(s), so shares past {len(plan)} get none")
     return [(experiment_name(rung, s), overrides(spec, rung, plan[s], render_epochs))
-            for k, s in enumerate(sorted(plan)) if k % n == i - 1
-            and experiment_name(rung, s) not in done | waiting]
+            for s in mine if experiment_name(rung, s) not in done | waiting]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ def kept_figures(val: dict) -> tuple[str, ...]:
     """The keys of a trial's validation figures, in the order its tables show them."""
     return (next(k for k in PRIMARY if k in val), "map_at_r", "roc_auc")
 TIE_BREAK = "val_map_at_r"  # then the lower trial number
+MAX_TRIALS = 1000  # each a run of every model: 1 000 is months of one machine already; more is a typo
 NAME = re.compile(r"^search-r(\d+)-(t|k)(\d+)$")  # rung 0: trial tNN; rung r > 0: its k-th kept setting
 
 
@@ -62,8 +63,8 @@ def load_spec(path: str | Path = SPEC_FILE) -> Spec:
     seed, trials = raw.get("seed", 0), raw.get("trials")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
         raise SearchError(f"{where}seed: {seed!r} should be an integer in 0..{2**32 - 1}")
-    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
-        raise SearchError(f"{where}trials: {trials!r} should be an integer >= 1")
+    if not isinstance(trials, int) or isinstance(trials, bool) or not 1 <= trials <= MAX_TRIALS:
+        raise SearchError(f"{where}trials: {trials!r} should be an integer in 1..{MAX_TRIALS}")
     rungs = raw.get("rungs")
     if not isinstance(rungs, list) or not rungs or not all(isinstance(r, dict) for r in rungs):
         raise SearchError(f"{where}rungs: should be a list of {{epochs: N}} (then {{epochs: N, keep: K}})")
@@ -91,6 +92,8 @@ def load_spec(path: str | Path = SPEC_FILE) -> Spec:
             if key not in known:
                 raise SearchError(f"{where}space: {m}.{key} is not a param of {m} (known: {', '.join(sorted(known))})")
             _check_dist(dist, f"{where}space.{key}")
+    if empty := [m for m in MODELS if not space[m]]:
+        raise SearchError(f"{where}space: searches nothing for {empty[0]}; list a param under every_model or {empty[0]}")
     spec = Spec(seed, trials, tuple(epochs), tuple(keep), raw["select"], space, raw)
     for t in range(1, trials + 1):  # every draw must be a valid params file: found now, not in a queued run
         settings = draw(spec, t)
