@@ -125,3 +125,37 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
     assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
         json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
                                for m, t in runs[1].tables.items()}))
+
+
+def test_a_damaged_replicate_is_one_line_naming_it(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from siamese_mnist.studies.replicates import Run, final_column, read_replicates, write_replicates
+
+    table = pd.DataFrame({"epoch": [0, 1], "logreg_acc": [0.1, 0.99]})
+    runs = [Run("seed-1", "f" * 40, 1, {"cnn": table}), Run("seed-2", "e" * 40, 2, {"cnn": table.copy()})]
+    assert final_column(runs, "cnn", "logreg_acc", (0.0, 1.0)) == [0.99, 0.99]
+    runs[1].tables["cnn"].loc[1, "logreg_acc"] = float("nan")
+    with pytest.raises(ReportError, match=r"^seed-2 \(seed 2\): cnn logreg_acc = nan, outside \[0.0, 1.0\]"):
+        final_column(runs, "cnn", "logreg_acc", (0.0, 1.0))
+    runs[1].tables["cnn"].loc[1, "logreg_acc"] = 1e308
+    with pytest.raises(ReportError, match=r"cnn logreg_acc = 1e\+308, outside"):
+        final_column(runs, "cnn", "logreg_acc", (0.0, 1.0))
+    with pytest.raises(ReportError, match=r"^seed-1 \(seed 1\): no logreg_acc of siamese; a damaged or partial"):
+        final_column(runs, "siamese", "logreg_acc", (0.0, 1.0))
+    # a file whose seed is not its name's: that seed would count twice, the named one not at all
+    write_replicates(runs[:1], tmp_path)
+    record = json.loads((tmp_path / "seed-1.json").read_text())
+    (tmp_path / "seed-3.json").write_text(json.dumps(record))
+    with pytest.raises(ReportError, match=r"seed-3.json: holds seed 1; a replicate file is named by its seed$"):
+        read_replicates(tmp_path)
+
+
+def test_a_report_outside_a_project_is_one_line(tmp_path, monkeypatch):
+    from siamese_mnist.studies.replicates import gather
+
+    monkeypatch.chdir(tmp_path)  # no .dvc here nor above (pytest's temporary folder)
+    with pytest.raises(ReportError, match=r"not a DVC project \(NotDvcRepoError\); run it in the project's folder"):
+        gather([], False, tmp_path / "metrics/replicates", tmp_path / "params.yaml")

@@ -95,3 +95,19 @@ def test_a_bad_holdout_list_is_one_line_naming_the_value(capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert exit_.value.code == 2
     assert err.endswith("argument --holdout: '5,x' is not a comma-separated list of class numbers, e.g. 5,6,7,8,9")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "-1"], "unseen: --seeds: seed: -1 is out of range; allowed 0..4294967295"),
+    (["--seeds", "1", "1"], "unseen: --seeds 1 1: a seed twice; each is one replicate"),
+    (["--holdout", "10"], "unseen: --holdout: data.holdout_classes: class 10 is out of range; allowed 0..9"),
+    (["--dim", "0"], "unseen: --dim: model.embedding_dim: 0 is out of range; allowed >= 1"),
+])
+def test_what_check_would_refuse_is_refused_when_planning(args, message, capsys, monkeypatch):
+    from pathlib import Path
+
+    from siamese_mnist.studies.unseen import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project's params.yaml; nothing is queued
+    assert main(["queue", "--dry-run", *args]) == 2
+    assert capsys.readouterr().err.strip() == message

@@ -7,7 +7,7 @@ differences (model - CNN, model - pixels: the same seed, the same episodes)."""
 
 from __future__ import annotations
 
-from .replicates import ReportError, Run
+from .replicates import ReportError, Run, final_column
 from .stats import interval, paired
 from .tables import cell, table
 
@@ -39,7 +39,7 @@ def summarise(runs: list[Run], models: tuple[str, ...]) -> dict:
         raise ReportError(f"{lacking[0]}: metrics/baselines.json lacks a pixel figure; rerun its baselines stage")
 
     def column(model: str, metric: str) -> list[float]:
-        return [float(r.tables[model][metric].iloc[-1]) for r in runs]
+        return final_column(runs, model, metric, bounds(metric))
 
     pixels = {k: [float(r.pixels[k]) for r in runs] for k in metrics}
     final = {m: {k: interval(column(m, k), bounds(k)) for k in (*metrics, *VAL_METRICS)} for m in models}

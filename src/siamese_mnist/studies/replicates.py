@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,23 @@ def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
                   if k != "seed" and k not in vary}
         code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(CODE)}
         out[name] = {"params": params, "code": code}
+    return out
+
+
+def final_column(runs: list[Run], model: str, metric: str, bounds: tuple[float, float],
+                 epoch: int | None = None) -> list[float]:
+    """Each run's ``metric`` of ``model`` at its final epoch (or ``epoch``), every one checked: a model missing from
+    a run, or a value that is not a finite number within ``bounds``, is one line naming the run (a damaged file)."""
+    out = []
+    for r in runs:
+        if model not in r.tables or metric not in r.tables[model]:
+            raise ReportError(f"{r.name} (seed {r.seed}): no {metric} of {model}; a damaged or partial replicate")
+        t = r.tables[model]
+        v = float(t[metric].iloc[-1] if epoch is None else t.set_index("epoch").loc[epoch, metric])
+        if not (math.isfinite(v) and bounds[0] <= v <= bounds[1]):
+            raise ReportError(f"{r.name} (seed {r.seed}): {model} {metric} = {v!r}, outside {list(bounds)}; "
+                              "a damaged replicate")
+        out.append(v)
     return out
 
 
@@ -181,6 +199,8 @@ def read_replicates(folder: str | Path) -> list[Run]:
             tables = {m: pd.DataFrame(t).apply(pd.to_numeric) for m, t in d["tables"].items()}  # null -> NaN
             runs.append(Run(str(d["name"]), str(d["rev"]), int(d["seed"]), tables, dict(d["seconds_per_epoch"]),
                             dict(d.get("pixels") or {}), dict(d.get("identity") or {}), dict(d.get("machine") or {})))
+            if path.name != f"seed-{runs[-1].seed}.json":  # a seed counted twice, another missing
+                raise ReportError(f"{path}: holds seed {runs[-1].seed}; a replicate file is named by its seed")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ReportError(f"{path}: not a replicate file written by `seeds --write` ({type(exc).__name__}: "
@@ -199,7 +219,11 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
         runs = read_replicates(folder)
         check_identity(runs, folder, head_identity(vary))
         return runs, yaml.safe_load(Path(params_path).read_text()), {r.seed for r in runs}
-    reader = RepoReader(".")
+    try:
+        reader = RepoReader(".")
+    except Exception as exc:  # noqa: BLE001 - dvc's NotDvcRepoError and kin: not run in a project
+        raise ReportError(f"{Path.cwd()}: not a DVC project ({type(exc).__name__}); run it in the project's folder "
+                          "(omniglot/ for Omniglot's), or pass --from-files") from None
     try:
         runs = find_runs(reader, revs, vary=vary)
         params = yaml.safe_load(reader.read("params.yaml", runs[0].rev)) if runs else None

@@ -38,7 +38,7 @@ import yaml
 
 from ..config import MODELS
 from . import oneshot_spread
-from .replicates import ReportError, Run, gather, write_replicates
+from .replicates import ReportError, Run, final_column, gather, write_replicates
 from .stats import interval, paired
 from .tables import cell, percent_or_decimals, table
 
@@ -65,8 +65,7 @@ def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODE
     others = [m for m in models if m != BASELINE]
 
     def column(model, metric, epoch=None):
-        return [float(r.tables[model][metric].iloc[-1] if epoch is None else
-                      r.tables[model].set_index("epoch").loc[epoch, metric]) for r in runs]
+        return final_column(runs, model, metric, RANGE[metric], epoch)
 
     report = {
         "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev, "trained_with": trained_with(r),

@@ -27,12 +27,13 @@ import argparse
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from ..config import MODELS
 from .experiments import RepoReader, queue_runs, read_output, waiting_names
-from .replicates import ReportError, Run, find_runs, gather, write_replicates
+from .replicates import ReportError, Run, final_column, find_runs, gather, write_replicates
 from .stats import interval, paired
 from .tables import percent_or_decimals, table
 
@@ -61,10 +62,6 @@ def varied(holdout: list[int], dim: int | None) -> dict:
     return {"data.holdout_classes": holdout, **({} if dim is None else {"model.embedding_dim": dim})}
 
 
-def final(run: Run, model: str, metric: str) -> float:
-    return float(run.tables[model][metric].iloc[-1])
-
-
 def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MODELS) -> dict:
     """Per model and for the pixels: each held-out metric's interval over the runs; model - pixels and
     model - CNN paired by seed."""
@@ -74,7 +71,7 @@ def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MOD
     missing = [r.name for r in runs if not all(k in r.pixels and r.pixels[k] is not None for k in METRICS)]
     if missing:
         raise ReportError(f"{missing[0]}: metrics/pixels.json has no held-out figures; rerun its baseline_pixels stage")
-    col = {m: {k: [final(r, m, k) for r in runs] for k in METRICS} for m in models}
+    col = {m: {k: final_column(runs, m, k, BOUNDS) for k in METRICS} for m in models}
     pix = {k: [float(r.pixels[k]) for r in runs] for k in METRICS}
     return {
         "holdout_classes": holdout,
@@ -121,6 +118,26 @@ def run_embeddings(run: Run, models: tuple[str, ...] = MODELS) -> dict[str, tupl
     return out
 
 
+def plan_check(seeds: list[int], holdout: list[int], dim: int | None, params: str = "params.yaml") -> None:
+    """Refuse at planning what `check` would refuse in every queued run: each run's params must load."""
+    from ..config import params_from_dict
+    from ..errors import ParamsError
+    from ..typed_yaml import read_yaml
+
+    if len(set(seeds)) != len(seeds):
+        raise ReportError(f"--seeds {' '.join(map(str, seeds))}: a seed twice; each is one replicate")
+    raw = read_yaml(Path(params).read_text())
+    for seed in seeds:
+        run = {**raw, "seed": seed, "data": {**raw["data"], "holdout_classes": holdout},
+               "model": {**raw["model"], **({} if dim is None else {"embedding_dim": dim})}}
+        try:
+            params_from_dict(run, complete=True)
+        except ParamsError as exc:
+            flag = {"seed": "--seeds", "data.holdout_classes": "--holdout", "model.embedding_dim": "--dim"}
+            which = next((f for k, f in flag.items() if str(exc).startswith(k)), "params.yaml")
+            raise ReportError(f"{which}: {exc}") from None
+
+
 def digit_list(text: str) -> list[int]:
     """--holdout's value, e.g. ``5,6,7``; argparse turns the error into a one-line exit 2."""
     try:
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "queue":
+            plan_check(args.seeds, args.holdout, args.dim)
             reader = RepoReader(".")
             try:  # done: a run the report would take (HEAD's params and code); an older one is run again
                 done = {experiment_name(r.seed, args.dim)
