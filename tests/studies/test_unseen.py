@@ -111,3 +111,15 @@ def test_what_check_would_refuse_is_refused_when_planning(args, message, capsys,
     monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the project's params.yaml; nothing is queued
     assert main(["queue", "--dry-run", *args]) == 2
     assert capsys.readouterr().err.strip() == message
+
+
+def test_a_fresh_clone_plans_no_seed_the_committed_files_hold(capsys, monkeypatch):
+    # the report takes the five committed replicates (metrics/unseen/seed-*.json) in a clone without the
+    # experiments: the queue must count them as done too, not plan five full runs again
+    from pathlib import Path
+
+    from siamese_mnist.studies.unseen import main
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(["queue", "--dry-run"]) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "0 run(s) to queue"

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..config import MODELS
 from .experiments import RepoReader, queue_runs, read_output, waiting_names
-from .replicates import ReportError, Run, final_column, find_runs, gather, write_replicates
+from .replicates import (ReportError, Run, check_identity, final_column, find_runs, gather, head_identity,
+                         read_replicates, write_replicates)
 from .stats import interval, paired
 from .tables import percent_or_decimals, table
 
@@ -185,6 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                         for r in find_runs(reader, [], vary=varied(args.holdout, args.dim))}
             finally:
                 reader.close()
+            ref = head_identity(varied(args.holdout, args.dim))
+            for r in read_replicates("metrics/unseen" if args.dim is None else f"metrics/unseen-d{args.dim}"):
+                try:  # a committed replicate the report takes is done, as an experiment of this clone is
+                    check_identity([r], "metrics/unseen", ref)
+                    done.add(experiment_name(r.seed, args.dim))
+                except ReportError:
+                    pass  # another pipeline's run: this seed runs again
             waiting = set() if args.dry_run else waiting_names()
             todo = [s for s in args.seeds if experiment_name(s, args.dim) not in done | waiting]
             queue_runs([(experiment_name(s, args.dim), queue_sets(s, args.holdout, args.dim)) for s in todo],
