@@ -95,3 +95,12 @@ def test_the_omniglot_section_goes_with_the_omniglot_dataset_and_no_other():
         params_from_dict({**raw, "data": {**raw["data"], "holdout_classes": [3]}}, complete=True)
     with pytest.raises(ParamsError, match=r"^omniglot.shots: 11 is out of range; allowed 1..10$"):
         params_from_dict({**raw, "omniglot": {**raw["omniglot"], "shots": [1, 11]}}, complete=True)
+
+
+def test_lists_that_cost_a_fit_or_a_grid_row_each_are_bounded():
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    with pytest.raises(ParamsError, match=r"^render.epochs: 900 epochs; at most 50 \(rows of one grid\)$"):
+        params_from_dict({**raw, "train": {**raw["train"], "epochs": 900},
+                          "render": {**raw["render"], "epochs": list(range(900))}}, complete=True)
+    with pytest.raises(ParamsError, match=r"^evaluate.logreg_c: 500000 candidates; at most 50$"):
+        params_from_dict({**raw, "evaluate": {**raw["evaluate"], "logreg_c": [1.0] * 500_000}}, complete=True)

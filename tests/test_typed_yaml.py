@@ -57,9 +57,48 @@ def test_a_key_given_twice_is_refused_as_dvc_refuses_it_naming_the_line(tmp_path
     text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
     (tmp_path / "params.yaml").write_text(text + "seed: 3\n")  # PyYAML alone: the last seed would win silently
     n = len(text.splitlines()) + 1
-    with pytest.raises(ParamsError, match=rf"params.yaml: not valid YAML \(found duplicate key 'seed' \(line {n}\)\)$"):
+    with pytest.raises(ParamsError, match=rf'params.yaml: not valid YAML \(found duplicate key "seed" with value "3" '
+                                          rf'\(original value: "0"\) \(line {n}\)\)$'):
         load_params(tmp_path / "params.yaml")
     nested = text.replace("  hidden: 256\n", "  hidden: 256\n  hidden: 128\n")
     (tmp_path / "params.yaml").write_text(nested)
-    with pytest.raises(ParamsError, match=r"found duplicate key 'hidden'"):
+    with pytest.raises(ParamsError, match=r'found duplicate key "hidden"'):
+        load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("text", ["010", "0o10", "08", "1:30", "on", "off", "yes", "no", "1e-06", "1_000", "0x1F",
+                                  ".inf", "~", "True", "2001-12-14"])
+def test_a_scalar_is_read_as_dvc_reads_it(text):
+    # DVC reads params.yaml with ruamel.yaml's safe loader (YAML 1.2); a value read otherwise (PyYAML: 010 = 8,
+    # on = True, 1:30 = 90) runs a stage on other params than dvc.lock records, and poisons the run cache
+    from ruamel.yaml import YAML
+
+    from siamese_mnist.typed_yaml import read_yaml
+
+    dvc = YAML(typ="safe").load(f"k: {text}")["k"]
+    ours = read_yaml(f"k: {text}")["k"]
+    assert ours == dvc and type(ours) is type(dvc)
+
+
+def test_octal_looking_and_yes_no_params_are_what_dvc_records_or_refused(tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text.replace("seed: 0 ", "seed: 010 ", 1))
+    assert load_params(tmp_path / "params.yaml").seed == 10  # as DVC: YAML 1.2, no octal without 0o
+    (tmp_path / "params.yaml").write_text(text.replace("seed: 0 ", "seed: 1:30 ", 1))
+    with pytest.raises(ParamsError, match=r"^seed: '1:30' should be an integer$"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text(text.replace("deterministic: false", "deterministic: yes"))
+    with pytest.raises(ParamsError, match=r"^train.deterministic: 'yes' should be true or false$"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_a_file_not_utf8_or_tab_indented_is_one_line_with_where(tmp_path):
+    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_bytes(text.encode("utf-16"))
+    with pytest.raises(ParamsError, match=r"params.yaml: not UTF-8 text \(byte 0: invalid start byte\); save it"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text(text.replace("  hidden: 256", "\thidden: 256"))
+    n = text.splitlines().index("  hidden: 256") + 1
+    with pytest.raises(ParamsError, match=rf"not valid YAML \(found character '\\t' that cannot start any token "
+                                          rf"\(line {n}\)\)$"):
         load_params(tmp_path / "params.yaml")

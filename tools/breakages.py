@@ -204,7 +204,7 @@ BREAKAGES = [
              "            for k, s in enumerate(sorted(plan)) if k % n == i - 1", "            for k, s in enumerate(sorted(plan)) if True",
              ("tests/studies/test_search_cli.py",)),
     Breakage("params read 1e-06 as a string (YAML 1.1)", "src/siamese_mnist/typed_yaml.py",
-             "    return yaml.load(text, Loader=YamlLoader)", "    return yaml.safe_load(text)",
+             '        return YAML(typ="safe").load(text)', "        return yaml.safe_load(text)",
              ("tests/studies/test_search_spec.py",)),
     Breakage("held-out metrics count every class", "src/siamese_mnist/evaluation.py",
              "    keep = np.isin(labels, np.asarray(holdout, dtype=labels.dtype))", "    keep = labels >= 0",

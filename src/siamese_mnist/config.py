@@ -20,6 +20,7 @@ from .model_params import CnnConfig, PerModelConfig, SiameseConfig, TripletConfi
 from .typed_yaml import build, read_yaml
 
 MODELS = ("cnn", "siamese", "triplet")  # each has a params section of the same name
+MAX_LIST = 50  # entries of render.epochs and evaluate.logreg_c: a grid's rows, a probe's candidates
 MAX_SEED = 2**32 - 1  # what every generator seeded from it accepts (numpy's legacy seeding is 32-bit)
 DatasetName = Literal[NAMES]  # catalog.DATASETS, folder (your own images under data.root), omniglot
 
@@ -139,6 +140,8 @@ class EvaluateConfig:
             raise ParamsError(f"evaluate.silhouette_samples: {self.silhouette_samples} is out of range; allowed >= 4")
         if not self.logreg_c:
             raise ParamsError("evaluate.logreg_c: empty; list at least one candidate C")
+        if len(self.logreg_c) > MAX_LIST:  # each is a fit per epoch and model: 500 000 ran out of time, not memory
+            raise ParamsError(f"evaluate.logreg_c: {len(self.logreg_c)} candidates; at most {MAX_LIST}")
         bad = [c for c in self.logreg_c if not c > 0]
         if bad:
             raise ParamsError(f"evaluate.logreg_c: {bad[0]} is out of range; allowed > 0")
@@ -159,6 +162,8 @@ class RenderConfig:
     def validate(self) -> None:
         if not self.epochs:
             raise ParamsError("render.epochs: empty; list at least one epoch")
+        if len(self.epochs) > MAX_LIST:  # a grid row each: 900 ran the render stage out of memory
+            raise ParamsError(f"render.epochs: {len(self.epochs)} epochs; at most {MAX_LIST} (rows of one grid)")
         bad = [e for e in self.epochs if e < 0]
         if bad:
             raise ParamsError(f"render.epochs: {bad[0]} is negative; allowed 0..train.epochs")
@@ -246,6 +251,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = read_yaml(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: no such params file") from None
+    except UnicodeDecodeError as exc:  # UTF-16, Latin-1 …: DVC reads UTF-8 too
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return params_from_dict(raw, complete=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import re
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -126,35 +125,22 @@ def _optional_section(hint: Any) -> Any:
     return None
 
 
-class YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but ``1e-06`` is a number as in YAML 1.2 (PyYAML's YAML 1.1 reads it as a string),
-    which is how DVC reads params.yaml and how `dvc exp run -S lr=0.000001` writes it back; and a key given twice
-    in one mapping is an error, as DVC's YAML reader has it (PyYAML's last one would win silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                duplicate = key in seen
-            except TypeError:  # an unhashable key: PyYAML's own check names it
-                break
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"found duplicate key {key!r} (line {key_node.start_mark.line + 1})",
-                    key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
-
-
 def read_yaml(text: str) -> Any:
-    """Parse YAML text as params.yaml is read (see YamlLoader)."""
-    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
+    """Parse YAML text exactly as DVC reads params.yaml: ruamel.yaml's safe loader, YAML 1.2 (``010`` is 10, ``on``
+    and ``1:30`` are strings, ``1e-06`` a number) and a key twice in one mapping an error. PyYAML's YAML 1.1 read
+    ``seed: 010`` as 8 while dvc.lock recorded 10, which poisoned DVC's run cache. A syntax error is a
+    ``yaml.YAMLError`` whose message is one line, with the line number."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        problem = " ".join(str(exc.problem or exc).split())
+        raise yaml.YAMLError(problem + ("" if mark is None else f" (line {mark.line + 1})")) from None
+    except YAMLError as exc:
+        raise yaml.YAMLError(" ".join(str(exc).split())) from None
 
 
 def to_dict(obj: Any) -> Any:

@@ -59,7 +59,7 @@ def test_a_search_file_without_a_space_or_with_a_key_twice_is_one_line(tmp_path)
     with pytest.raises(SearchError, match=r"space: searches nothing for cnn"):
         load_spec(tmp_path / "search.yaml")
     (tmp_path / "search.yaml").write_text(SPEC + "trials: 3\n")  # a second trials: the first would be lost
-    with pytest.raises(SearchError, match=r"not valid YAML \(found duplicate key 'trials' \(line \d+\)\)$"):
+    with pytest.raises(SearchError, match=r'not valid YAML \(found duplicate key "trials" with value "3" '):
         load_spec(tmp_path / "search.yaml")
 
 

@@ -52,6 +52,8 @@ def load_spec(path: str | Path = SPEC_FILE) -> Spec:
         raw = read_yaml(path.read_text())
     except FileNotFoundError:
         raise SearchError(f"{path}: no such file; the search space lives in search.yaml") from None
+    except UnicodeDecodeError as exc:
+        raise SearchError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise SearchError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     where = f"{path}: "
