@@ -10,6 +10,7 @@
     python tools/readme_tables.py unseen      # the unseen-digits report: each model and the pixels, and model − pixels
     python tools/readme_tables.py omniglot    # the Omniglot seeds report: the 20 runs, episodes, transfer, baselines
     python tools/readme_tables.py omniglot-search  # the Omniglot search: budget, winner and runner-up per model
+    python tools/readme_tables.py omniglot-run     # the Omniglot default run (one seed): each model and the baselines
 
 ``python tools/readme_tables.py --write`` rewrites every such table in place after a new run.
 ``tests/pipeline/test_readme.py`` regenerates every table whose "Source:" line names one of these commands, in
@@ -211,6 +212,20 @@ def omniglot(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
+def omniglot_run(root: Path = ROOT) -> str:
+    """The Omniglot pipeline's committed run (omniglot/metrics/<model>.json, baselines.json): one seed, test."""
+    runs = {m: json.loads((root / f"omniglot/metrics/{m}.json").read_text())[m] for m in MODELS}
+    base = json.loads((root / "omniglot/metrics/baselines.json").read_text())
+    cols = {"raw pixels": base["pixels"], "Modified Hausdorff": base["hausdorff"], **{SHORT[m]: runs[m] for m in MODELS}}
+    rows = ["| metric (evaluation alphabets, test) | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for key, label, scale, digits in OMNIGLOT_METRICS:
+        rows.append(f"| {label} | " + " | ".join(f"{scale * c[key]:.{digits}f}" if key in c else "–"
+                                                 for c in cols.values()) + " |")
+    rows.append("| validation 20-way one-shot, % | – | – | " + " | ".join(f"{100 * runs[m]['val']['oneshot_acc']:.2f}"
+                                                                        for m in MODELS) + " |")
+    return "\n".join(rows)
+
+
 def omniglot_search(root: Path = ROOT) -> str:
     """The Omniglot search in one table (omniglot/metrics/search.json), selected on validation 20-way one-shot."""
     rep = json.loads((root / "omniglot/metrics/search.json").read_text())
@@ -230,7 +245,8 @@ def omniglot_search(root: Path = ROOT) -> str:
 
 
 TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs,
-          "search": search, "unseen": unseen, "omniglot": omniglot, "omniglot-search": omniglot_search}
+          "search": search, "unseen": unseen, "omniglot": omniglot, "omniglot-search": omniglot_search,
+          "omniglot-run": omniglot_run}
 
 
 def write_pages(root: Path = ROOT) -> list[str]:
