@@ -90,7 +90,7 @@ LONG_TESTS = {
     "test_seed_report_gathers_the_replicates_of_head_and_nothing_else": 210,
     "test_folder_dataset_end_to_end": 190,
     "test_unseen_runs_are_found_by_their_lock_and_reported_against_the_pixels": 185,
-    "test_the_omniglot_pipeline_runs_apart_from_mnist_and_reruns_only_what_a_param_touches": 130,
+    "test_the_omniglot_pipeline_runs_apart_from_mnist_and_reruns_only_what_a_param_touches": 75,
     "test_two_queued_experiments_run_at_once_and_diff": 125,
     "test_bad_params_fail_in_check_before_dvc_touches_any_output": 115,
     "test_fashion_mnist_end_to_end": 115,

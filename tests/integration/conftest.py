@@ -135,10 +135,10 @@ def pipeline_repo(tmp_path_factory, mnist_dir, worker_id) -> Repo:
 
 
 OMNIGLOT_FILES = ["omniglot/.dvc/config", "omniglot/.dvcignore", "omniglot/dvc.yaml", "omniglot/params.yaml"]
-OMNIGLOT_TINY = {"data": {"test_limit": 2636},  # 4 drawings of each evaluation character
-                 "train": {"epochs": 2},
-                 "evaluate": {"episodes": 20},
-                 "omniglot": {"background": "small1", "val_alphabets": 1, "ways": [5], "shots": [1, 3]}}
+OMNIGLOT_TINY = {"data": {"test_limit": 1977},  # 3 drawings of each evaluation character
+                 "train": {"epochs": 1},
+                 "evaluate": {"episodes": 10},
+                 "omniglot": {"background": "small1", "val_alphabets": 1, "ways": [5], "shots": [1, 2]}}
 
 
 def make_omniglot_repo(path: Path, mnist_dir: Path, omniglot_dir: Path) -> Repo:
