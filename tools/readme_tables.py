@@ -159,22 +159,27 @@ def seed_diffs(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-def search(root: Path = ROOT) -> str:
-    """The equal-budget search in one table: what each model got and what won (metrics/search.json)."""
-    rep = json.loads((root / "metrics/search.json").read_text())
+def search_table(path: Path, figure: str, label: str) -> str:
+    """A search in one table: what each model got and what won; ``figure`` the validation figure it selected on."""
+    rep = json.loads(path.read_text())
     rungs, last = rep["rungs"], rep["rungs"][-1]
-    rows = ["| model | trials × epochs | training hours | winner: trial, settings | validation logistic regression "
+    rows = [f"| model | trials × epochs | training hours | winner: trial, settings | {label} "
             f"at {last['epochs']} epochs | runner-up |", "|---|---|---|---|---|---|"]
     for m in MODELS:
         w = rep["winners"][m]
         rest = sorted((t for t in last["trials"] if t["trial_of"][m] != w["trial"] and not t.get("failed")),
                       key=lambda t: last["ranking"][m].index(t["trial_of"][m]))
-        runner = f"{_pct(rest[0]['val'][m]['logreg_acc'])} (trial {rest[0]['trial_of'][m]})" if rest else "–"
+        runner = f"{_pct(rest[0]['val'][m][figure])} (trial {rest[0]['trial_of'][m]})" if rest else "–"
         settings = ", ".join(f"{k} {v}" for k, v in w["settings"].items())
         rows.append(f"| {SHORT[m]} | " + " + ".join(f"{r['runs']} × {r['epochs']}" for r in rungs)
                     + f" | {rep['budget']['train_hours_so_far'][m]:.2f} | {w['trial']}: {settings} | "
-                    f"{_pct(w['val']['logreg_acc'])} | {runner} |")
+                    f"{_pct(w['val'][figure])} | {runner} |")
     return "\n".join(rows)
+
+
+def search(root: Path = ROOT) -> str:
+    """The MNIST search (metrics/search.json), selected on validation logistic regression."""
+    return search_table(root / "metrics/search.json", "logreg_acc", "validation logistic regression")
 
 
 UNSEEN_METRICS = (("oneshot_holdout_acc", "5-way one-shot, %", 100, 2), ("holdout_map_at_r", "MAP@R, %", 100, 2),
@@ -227,21 +232,8 @@ def omniglot_run(root: Path = ROOT) -> str:
 
 
 def omniglot_search(root: Path = ROOT) -> str:
-    """The Omniglot search in one table (omniglot/metrics/search.json), selected on validation 20-way one-shot."""
-    rep = json.loads((root / "omniglot/metrics/search.json").read_text())
-    rungs, last = rep["rungs"], rep["rungs"][-1]
-    rows = ["| model | trials × epochs | training hours | winner: trial, settings | validation 20-way one-shot "
-            f"at {last['epochs']} epochs | runner-up |", "|---|---|---|---|---|---|"]
-    for m in MODELS:
-        w = rep["winners"][m]
-        rest = sorted((t for t in last["trials"] if t["trial_of"][m] != w["trial"] and not t.get("failed")),
-                      key=lambda t: last["ranking"][m].index(t["trial_of"][m]))
-        runner = f"{_pct(rest[0]['val'][m]['oneshot_acc'])} (trial {rest[0]['trial_of'][m]})" if rest else "–"
-        settings = ", ".join(f"{k} {v}" for k, v in w["settings"].items())
-        rows.append(f"| {SHORT[m]} | " + " + ".join(f"{r['runs']} × {r['epochs']}" for r in rungs)
-                    + f" | {rep['budget']['train_hours_so_far'][m]:.2f} | {w['trial']}: {settings} | "
-                    f"{_pct(w['val']['oneshot_acc'])} | {runner} |")
-    return "\n".join(rows)
+    """The Omniglot search (omniglot/metrics/search.json), selected on validation 20-way one-shot accuracy."""
+    return search_table(root / "omniglot/metrics/search.json", "oneshot_acc", "validation 20-way one-shot")
 
 
 TABLES = {"headline": headline, "final": final, "retrieval": retrieval, "per-epoch": per_epoch, "seeds": seeds, "seed-diffs": seed_diffs,
