@@ -271,3 +271,40 @@ def test_test_indices_into_data_of_another_image_size_exit_2(workdir, monkeypatc
     assert run_here(workdir, monkeypatch, capfd, "a.png", "big.png")[0] == 0  # files are resized to 32x32
     rc, out, err = run_here(workdir, monkeypatch, capfd, "0", "1")
     assert (rc, out, err) == (2, "", "error: data/raw: test images are 28x28; the model takes 32x32\n")
+
+
+def _unreadable_inputs(workdir) -> list[tuple[list[str], str]]:
+    """(arguments, stderr) for each kind of file that is not an image or not a checkpoint."""
+    import os
+    import zipfile
+
+    (workdir / "folder").mkdir()
+    os.mkfifo(workdir / "fifo")  # a read would block for ever
+    (workdir / "notes.txt").write_text("hello\n")
+    with open(workdir / "huge.png", "wb") as f:  # sparse: 2**28 + 1 bytes of zeros on disk take no room
+        f.truncate(256 * 2**20 + 1)
+    with zipfile.ZipFile(workdir / "other.zip", "w") as z:
+        z.writestr("a.txt", "not torch")
+    torch.save({"f": functools.partial(int)}, workdir / "code.pt")  # pickled code: weights_only refuses it
+    limit = 256 * 2**20
+    return [
+        (["folder", "a.png"], "folder: is a folder, not an image"),
+        (["fifo", "a.png"], "fifo: not a regular file (a FIFO, socket or device), not an image"),
+        (["notes.txt", "a.png"], "notes.txt: not a readable image (no format Pillow knows)"),
+        (["huge.png", "a.png"], f"huge.png: {limit + 1} bytes, over the limit of {limit} for an image"),
+        (["0", "1", "--model", "a.png"], "a.png: not a model checkpoint (a .pt file the train stage writes, "
+                                         "e.g. models/siamese.pt)"),
+        (["0", "1", "--model", "other.zip"], "other.zip: not a model checkpoint (a zip without torch.save's data.pkl)"),
+        (["0", "1", "--model", "folder"], "folder: is a folder, not a model checkpoint"),
+        (["0", "1", "--model", "fifo"], "fifo: not a regular file (a FIFO, socket or device), not a model checkpoint"),
+        (["0", "1", "--model", "code.pt"], "code.pt: holds objects other than tensors and plain data; refused, as "
+                                           "loading it could run code (a checkpoint the train stage wrote holds none)"),
+    ]
+
+
+@pytest.mark.filterwarnings("error")
+def test_folders_fifos_non_images_huge_files_and_non_checkpoints_are_one_line_each(workdir, monkeypatch, capfd):
+    for args, message in _unreadable_inputs(workdir):
+        rc, out, err = run_here(workdir, monkeypatch, capfd, *args)
+        assert (rc, out) == (2, ""), args
+        assert err.startswith(f"error: {message}") and err.count("\n") == 1, (args, err)

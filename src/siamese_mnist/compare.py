@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import stat
 import sys
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,43 @@ from .models import build_model
 from .training import Normalizer
 
 SIZE = 28
+MAX_IMAGE_BYTES = 256 * 2**20  # past any photo's size; a bigger file is refused before a byte is read
+MAX_CHECKPOINT_BYTES = 4 * 2**30  # the largest model check's limits let a config build, with room
 
 
 class CompareError(ValueError):
     """An input the compare command cannot use; the message names it."""
+
+
+def regular_file(path: Path, what: str, limit: int, missing: str = "no such file") -> int:
+    """``path``'s size, once it is a regular file of at most ``limit`` bytes; else one line saying what it is
+    (a folder, a FIFO would block a read forever, a sparse 6 GB file would be read whole)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CompareError(f"{path}: {missing}") from None
+    except OSError as exc:
+        raise CompareError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CompareError(f"{path}: is a folder, not {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise CompareError(f"{path}: not a regular file (a FIFO, socket or device), not {what}")
+    if st.st_size > limit:
+        raise CompareError(f"{path}: {st.st_size} bytes, over the limit of {limit} for {what}")
+    return st.st_size
+
+
+def read_input(path: Path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, read up to the limit whatever happens meanwhile."""
+    regular_file(path, what, limit)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise CompareError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > limit:  # it grew since stat
+        raise CompareError(f"{path}: over the limit of {limit} bytes for {what}")
+    return data
 
 
 def load_image(path: str | Path, size: int = SIZE, drawing: bool = False) -> np.ndarray:
@@ -43,10 +78,8 @@ def load_image(path: str | Path, size: int = SIZE, drawing: bool = False) -> np.
     from .datasets.folder import prepare_image
 
     path = Path(path)
-    if not path.is_file():
-        raise CompareError(f"{path}: no such file")
     try:
-        return prepare_image(path.read_bytes(), size, str(path), drawing)
+        return prepare_image(read_input(path, "an image", MAX_IMAGE_BYTES), size, str(path), drawing)
     except DataError as exc:
         raise CompareError(str(exc)) from None
 
@@ -122,10 +155,18 @@ def load_model(path: str | Path):
 
     Every field is checked first: a crafted (but safe) file ends in one CompareError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise CompareError(f"{path}: no trained model; run `dvc repro` (or `dvc pull`) first")
-    with warnings.catch_warnings(action="ignore"):  # torch warns of sparse tensors: stderr holds one line
-        ck = load_checkpoint(path)
+    what = "a model checkpoint"
+    regular_file(path, what, MAX_CHECKPOINT_BYTES, "no trained model; run `dvc repro` (or `dvc pull`) first")
+    if not zipfile.is_zipfile(path):  # torch.save's format; torch's own error for an image is a paragraph
+        raise CompareError(f"{path}: not {what} (a .pt file the train stage writes, e.g. models/siamese.pt)")
+    try:
+        with warnings.catch_warnings(action="ignore"):  # torch warns of sparse tensors: stderr holds one line
+            ck = load_checkpoint(path)
+    except UnsafeCheckpointError as exc:
+        if "Weights only load failed" not in str(exc):  # a zip, but no torch.save archive in it
+            raise CompareError(f"{path}: not {what} (a zip without torch.save's data.pkl)") from None
+        raise CompareError(f"{path}: holds objects other than tensors and plain data; refused, as loading "
+                           "it could run code (a checkpoint the train stage wrote holds none)") from None
     where = f"{path}: "
     if not isinstance(ck, dict):
         raise CompareError(f"{where}not a model written by the train stage (it holds a {type(ck).__name__})")

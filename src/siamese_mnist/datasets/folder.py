@@ -85,7 +85,9 @@ def prepare_image(data: bytes, size: int, name: str, drawing: bool = False) -> n
         pixels = str(exc).split("(")[1].split(" ")[0] if "(" in str(exc) else "too many"
         raise DatasetError(f"{name}: {pixels} pixels, over the limit of {Image.MAX_IMAGE_PIXELS} "
                            f"(PIL.Image.MAX_IMAGE_PIXELS); refused as a possible decompression bomb") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UnidentifiedImageError:  # its message names an io.BytesIO object, not the file
+        raise DatasetError(f"{name}: not a readable image (no format Pillow knows)") from None
+    except (OSError, ValueError) as exc:
         raise DatasetError(f"{name}: not a readable image ({exc})") from None
     h, w = pixels.shape
     if drawing and np.median(np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])) > 127:
