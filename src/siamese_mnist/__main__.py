@@ -9,7 +9,9 @@ COMMANDS = {"compare": (".compare", "are two images of the same class, by the tr
             "search": (".studies.search.cli", "the equal-budget search on validation: queue its trials, select the winners"),
             "seeds": (".studies.spread", "the seed-to-seed spread of every model's results over replicates (alias: report)"),
             "unseen": (".studies.unseen", "the unseen-classes protocol: train on some digits, score one-shot and retrieval "
-                                          "on the rest")}
+                                          "on the rest"),
+            "verify": (".integrity", "rehash every output dvc.lock names, in the workspace and the cache; exit 1 on "
+                                     "a mismatch")}
 ALIASES = {"report": "seeds"}  # the seeds command's old name: notes that use it still run
 USAGE = "\n".join(["usage: python -m siamese_mnist COMMAND [ARGS...]", "", "commands:",
                    *(f"  {name:<9}{what}" for name, (_, what) in COMMANDS.items()), "",

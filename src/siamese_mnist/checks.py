@@ -165,10 +165,10 @@ def check(p: Params, counts: ClassCounts, classes: list[str], image_size: int) -
 
 def check_params(p: Params) -> None:
     """The check stage: ``p`` (already range-checked by ``load_params``) against its dataset's sizes — a folder
-    dataset is scanned, names, counts and file kinds — and against this machine's memory. Later stages
+    dataset is scanned, names, counts and file kinds, and every image decoded — and against this machine's memory. Later stages
     re-check only their inputs (an index file's epochs, the epochs dumped), never these."""
     if p.data.dataset == "folder":
-        from .datasets.folder import scan
+        from .datasets.folder import decode_all, scan
 
         found = scan(p.data.root)
         counts, classes = scanned_class_counts(found.files, len(found.classes), p.data.root), found.classes
@@ -178,6 +178,10 @@ def check_params(p: Params) -> None:
     else:
         counts, classes = idx_class_counts(p.data.dataset), class_names(p.data.dataset)
     check(p, counts, classes, p.data.image_size)
+    if p.data.dataset == "folder":  # last, as it is the slow part: every image decoded as the ingest will, so
+        # nothing that passes here fails there, after DVC has removed data/raw
+        for _ in decode_all(p.data.root, found, p.data.image_size, "check: decoding"):
+            pass
 
 
 def omniglot_class_counts(p: Params) -> tuple[ClassCounts, list[str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .compare import SIZE, CompareError, load_image, load_model, load_threshold
+from .compare import SIZE, CompareError, check_provenance, load_image, load_model, load_threshold
 from .datasets.folder import class_files
 from .errors import DatasetError, ParamsError, UnsafeCheckpointError
 from .training import Normalizer
@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         model, norm, inputs = load_model(args.model)
         probe = args.probe or str(Path(args.model).with_name(f"{Path(args.model).stem}_probe.json"))
         threshold = load_threshold(probe)
+        note = check_provenance(args.model, probe)
         size, drawing = inputs.get("image_size", SIZE), inputs["drawing"]
         gallery = enrol(args.gallery, model, norm, size, drawing)
         paths = query_files(args.queries)
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"gallery {args.gallery}: {len(gallery.classes)} classes, {len(gallery.paths)} images; "
           f"threshold {threshold:.4f} ({probe})")
+    if note:
+        print(f"note: {note}")
     for m in matches:
         verdict = f"{m.nearest}" if m.known else f"unknown (nearest: {m.nearest})"
         print(f"{m.query}: {verdict}, distance {m.distance:.4f}")

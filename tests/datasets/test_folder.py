@@ -261,3 +261,38 @@ def test_a_long_strip_whose_square_would_pass_the_pixel_limit_is_refused_before_
     buf = io.BytesIO()
     Image.new("L", (9_000, 1), 255).save(buf, format="PNG")
     assert prepare_image(buf.getvalue(), 28, "ok.png").shape == (28, 28)
+
+
+@pytest.mark.parametrize("where", ["class folder", "file"])
+def test_a_name_that_is_not_utf8_is_refused_by_the_check_with_its_bytes_shown(tmp_path, where):
+    from siamese_mnist.checks import check_params
+
+    root = make_tree(tmp_path / "ds", {"train": {"a": 2, "b": 2}, "test": {"a": 1, "b": 1}})
+    bad = os.fsdecode(b"caf\xe9")  # Latin-1 bytes: the file system holds them, UTF-8 cannot say them
+    if where == "class folder":
+        (root / "train/b").rename(root / "train" / bad)
+        (root / "test/b").rename(root / "test" / bad)
+        named = f"{root}/train/caf\\xe9"
+    else:
+        (root / "train/a/img1.png").rename(root / "train/a" / (bad + ".png"))
+        named = f"{root}/train/a/caf\\xe9.png"
+    p = params_from_dict({"data": {"dataset": "folder", "root": str(root), "val_size": 0.5, "image_size": 16}})
+    with pytest.raises(DatasetError) as exc:
+        check_params(p)
+    assert str(exc.value) == f"{named}: the name is not UTF-8; rename it (manifest.csv and classes.json record " \
+                             "names as UTF-8)"
+    str(exc.value).encode("utf-8")  # printable: the message itself holds no lone surrogate
+
+
+def test_an_image_only_decoding_reveals_as_corrupt_is_refused_by_the_check(tmp_path):
+    from siamese_mnist.checks import check_params
+
+    root = make_tree(tmp_path / "ds", {"train": {"a": 4, "b": 4}, "test": {"a": 2, "b": 2}})
+    good = (root / "test/b/img0.png").read_bytes()
+    (root / "test/b/img0.png").write_bytes(good[:40])  # a valid signature and header, the pixels cut off
+    p = params_from_dict({"data": {"dataset": "folder", "root": str(root), "val_size": 0.5, "image_size": 16},
+                          "evaluate": {"knn_k": 1}})
+    with pytest.raises(DatasetError, match=rf"^{root}/test/b/img0.png: not a readable image \("):
+        check_params(p)
+    (root / "test/b/img0.png").write_bytes(good)
+    check_params(p)  # and a whole one passes

@@ -123,15 +123,27 @@ def test_bad_folder_input_is_one_line_exit_2(folder_repo):
     repo.dvc("repro", "download")
     raw = {p.name: p.read_bytes() for p in (repo.path / "data/raw").iterdir()}
 
-    # found only when the ingest decodes it: DVC has removed data/raw by then; the error says how to get it back
-    (root / "test/six/six_003.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    proc = repo.dvc("repro", "download", check=False)
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"error: {root}/test/six/six_003.png: not a readable image"), \
-        proc.stderr
-    assert errors[0].endswith("; `dvc checkout data/raw` brings back the last run's data, if any"), errors
-    repo.dvc("checkout", "data/raw")
-    assert {p.name: p.read_bytes() for p in (repo.path / "data/raw").iterdir()} == raw
+    # found only by decoding it: the check stage decodes every image, so it fails there, before DVC removes
+    # data/raw, which stays as it was. A name that is not UTF-8: DVC itself fails on it hashing data.root, before
+    # any stage runs (its message names no file); the check stage's own line names it.
+    six = (root / "test/six/six_003.png").read_bytes()
+    check = [sys.executable, "stages/check.py", "params.yaml", "data/params.ok"]
+    for bad, message in [(lambda: (root / "test/six/six_003.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage"),
+                          f"error: {root}/test/six/six_003.png: not a readable image ("),
+                         (lambda: (root / "test/six/six_003.png").rename(root / "test/six" / os.fsdecode(b"\xe9.png")),
+                          f"error: {root}/test/six/\\xe9.png: the name is not UTF-8; rename it")]:
+        bad()
+        proc = repo.dvc("repro", "download", check=False)
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert "Running stage 'download'" not in proc.stdout, proc.stdout
+        assert {p.name: p.read_bytes() for p in (repo.path / "data/raw").iterdir()} == raw
+        proc = subprocess.run(check, cwd=repo.path, env=repo.env, capture_output=True, text=True, timeout=300)
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]  # the rest: a progress bar
+        assert proc.returncode == 2 and len(errors) == 1 and errors[0].startswith(message), proc.stderr
+        for f in (root / "test/six").iterdir():
+            if not f.name.startswith("six_"):
+                f.unlink()
+        (root / "test/six/six_003.png").write_bytes(six)
 
     (root / "train").rename(root / "training")
     proc = subprocess.run([sys.executable, "stages/download.py", "data/raw"], cwd=repo.path, env=repo.env,

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
 MAX_CLASSES = 255  # labels are stored as uint8
+MAX_FILE_BYTES = 256 * 2**20  # past any photo's size: a bigger file is refused before it is read
 
 
 @dataclass
@@ -142,10 +143,49 @@ def class_files(class_dir: Path, root: Path, skipped: Counter) -> list[Path]:
             elif not _is_regular(path):  # a FIFO would block the read forever, a device would never end
                 skipped["not a regular file (FIFO, device, socket or broken link)"] += 1
             elif path.stat().st_size == 0:
-                raise DatasetError(f"{path}: empty file (0 bytes)")
+                raise DatasetError(f"{shown(path)}: empty file (0 bytes)")
+            elif path.stat().st_size > MAX_FILE_BYTES:
+                raise DatasetError(f"{shown(path)}: {path.stat().st_size} bytes, over the limit of {MAX_FILE_BYTES} "
+                                   "for an image file")
             else:
+                utf8_name(path)
                 found.append(path)
     return found
+
+
+def shown(path: Path) -> str:
+    """A path as one printable line, whatever bytes its name holds (a name that is not UTF-8: as \\x escapes)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def utf8_name(path: Path) -> None:
+    """Refuse a name that is not UTF-8: manifest.csv, classes.json and DVC record names as UTF-8 text."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatasetError(f"{shown(path)}: the name is not UTF-8; rename it (manifest.csv and classes.json "
+                           "record names as UTF-8)") from None
+
+
+def read_image_file(path: Path) -> bytes:
+    """A file's bytes, never more than :data:`MAX_FILE_BYTES` (it may have grown since the scan)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise DatasetError(f"{shown(path)}: over the limit of {MAX_FILE_BYTES} bytes for an image file")
+    return data
+
+
+def decode_all(root: str | Path, found: Scan, image_size: int, desc: str):
+    """Yield (split, row, file bytes, prepared image) for every image ``found`` lists, with a progress bar."""
+    root = Path(root)
+    total = sum(len(v) for v in found.files.values())
+    with tqdm(total=total, desc=desc, unit="img", leave=False, disable=total < 500) as bar:
+        for split, rows in found.files.items():
+            for i, (rel, _) in enumerate(rows):
+                data = read_image_file(root / rel)
+                yield split, i, data, prepare_image(data, image_size, shown(root / rel))
+                bar.update()
 
 
 def scan(root: str | Path) -> Scan:
@@ -166,6 +206,7 @@ def scan(root: str | Path) -> Scan:
             if d.is_symlink() and not _inside(d, root):
                 skipped["symlink leaving data.root"] += 1
             elif d.is_dir() and not d.name.startswith("."):
+                utf8_name(d)
                 out[d.name] = d
             else:
                 skipped["file outside a class folder"] += 1
@@ -207,17 +248,13 @@ def ingest(root: str | Path, out_dir: str | Path, image_size: int) -> Scan:
     root, out_dir = Path(root), Path(out_dir)
     for reason, count in sorted(found.skipped.items()):
         log.info("skipped %d file(s): %s", count, reason)
-    arrays, manifest = {}, [("split", "path", "class", "sha256")]
-    total = sum(len(v) for v in found.files.values())
-    with tqdm(total=total, desc="ingest", unit="img", leave=False) as bar:
-        for split, rows in found.files.items():
-            images = np.empty((len(rows), image_size, image_size), dtype=np.uint8)
-            for i, (rel, label) in enumerate(rows):
-                data = (root / rel).read_bytes()
-                images[i] = prepare_image(data, image_size, str(root / rel))
-                manifest.append((split, rel, found.classes[label], hashlib.sha256(data).hexdigest()))
-                bar.update()
-            arrays[split] = (images, np.array([label for _, label in rows], dtype=np.uint8))
+    manifest = [("split", "path", "class", "sha256")]
+    arrays = {split: (np.empty((len(rows), image_size, image_size), dtype=np.uint8),
+                      np.array([label for _, label in rows], dtype=np.uint8)) for split, rows in found.files.items()}
+    for split, i, data, image in decode_all(root, found, image_size, "ingest"):
+        arrays[split][0][i] = image
+        rel, label = found.files[split][i]
+        manifest.append((split, rel, found.classes[label], hashlib.sha256(data).hexdigest()))
     with atomic_folder(out_dir) as tmp:
         for split, (images, labels) in arrays.items():
             for path, arr in zip(split_files(tmp, split), (images, labels)):

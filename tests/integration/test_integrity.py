@@ -1,0 +1,62 @@
+"""Outputs that went bad unnoticed by DVC: `verify` rehashes them, `compare` refuses what does not match the lock."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.integration
+
+
+def lock_md5(repo, path: str) -> str:
+    lock = yaml.safe_load((repo.path / "dvc.lock").read_text())
+    return next(o["md5"] for s in lock["stages"].values() for o in s.get("outs", []) if o["path"] == path)
+
+
+def command(repo, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "siamese_mnist", *args], cwd=repo.path, env=repo.env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_flipped_byte_in_the_cache_is_found_by_verify_and_refused_by_compare(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
+    ok = command(repo, "verify", "-q")
+    assert ok.returncode == 0 and ok.stdout.endswith(" 0 mismatches\n"), ok.stdout + ok.stderr
+    assert "0 not here" in ok.stdout, ok.stdout  # everything reproduced is hashed, nothing skipped
+
+    # the probe names the run it was fitted on, through the lock: another model's is refused
+    right = command(repo, "compare", "0", "1")
+    assert right.returncode == 0 and "note:" not in right.stdout, right.stdout + right.stderr
+    wrong = command(repo, "compare", "0", "1", "--probe", "models/cnn_probe.json")
+    assert (wrong.returncode, wrong.stdout) == (2, "")
+    assert wrong.stderr == ("error: models/cnn_probe.json: fitted on models/cnn.pt, not on models/siamese.pt; "
+                            "give that model's own probe (or none)\n")
+
+    # one flipped byte in the cache object: DVC checks it out, and says all is well
+    md5 = lock_md5(repo, "models/siamese.pt")
+    obj = repo.path / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    data = bytearray(obj.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    obj.chmod(0o644)
+    obj.write_bytes(bytes(data))
+    (repo.path / "models/siamese.pt").unlink()
+    repo.dvc("checkout", "models/siamese.pt")
+    assert (repo.path / "models/siamese.pt").read_bytes() == bytes(data)
+    assert repo.status() == {}  # DVC's behaviour (treeverse/dvc#5978): nothing says the file is not the recorded one
+
+    bad = command(repo, "verify", "-q")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    lines = bad.stdout.splitlines()
+    assert lines[0].startswith(f"models/siamese.pt (cache object .dvc/cache/files/md5/{md5[:2]}/{md5[2:]}): "
+                               f"cache object has md5 ")
+    assert lines[0].endswith(f", the record says {md5}: remove it, then `dvc pull` or `dvc repro` brings a good one")
+    assert lines[1].startswith("models/siamese.pt: workspace copy has md5 ") and lines[1].endswith(
+        f", the record says {md5}: `dvc checkout` restores the recorded one, `dvc commit` records this one")
+    assert lines[2].endswith(" 0 not here (neither pulled nor checked out); 2 mismatches") and len(lines) == 3
+
+    refused = command(repo, "compare", "0", "1")
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith("error: models/siamese.pt: md5 ") and refused.stderr.endswith(
+        f" is not the {md5} that dvc.lock records (dvc.lock, stage train@siamese): changed or corrupt; "
+        "`python -m siamese_mnist verify` rehashes every output\n"), refused.stderr
