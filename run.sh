@@ -32,6 +32,16 @@ export PATH="$PWD/$VENV/bin:$PATH" DVC_NO_ANALYTICS=1
 # Experiments run in temporary copies of the repo: a relative mirror folder must become absolute.
 if [ -n "${MNIST_MIRROR:-}" ] && [ -d "$MNIST_MIRROR" ]; then MNIST_MIRROR="$(cd "$MNIST_MIRROR" && pwd)"; fi
 
+# One foreground run per workspace. DVC holds .dvc/tmp/lock (flock) while a command runs in it; a second
+# `dvc exp run` writes its -S params into params.yaml before DVC refuses it, so the first run trains on them.
+if [ "$what" = repro ] || [ "$what" = quick ]; then
+  if command -v flock >/dev/null && [ -e .dvc/tmp/lock ] && ! flock -n .dvc/tmp/lock true; then
+    echo "error: a dvc command is already running in this workspace; wait for it, or queue runs instead:" \
+         "dvc exp run --queue -S ..., then dvc queue start" >&2
+    exit 2
+  fi
+fi
+
 case "$what" in
   setup)
     echo "ready: . $VENV/bin/activate, then e.g. dvc pull, dvc repro, dvc exp run" ;;

@@ -1,5 +1,6 @@
 """Outputs that went bad unnoticed by DVC: `verify` rehashes them, `compare` refuses what does not match the lock."""
 
+import os
 import subprocess
 import sys
 
@@ -33,13 +34,17 @@ def test_a_flipped_byte_in_the_cache_is_found_by_verify_and_refused_by_compare(p
     assert wrong.stderr == ("error: models/cnn_probe.json: fitted on models/cnn.pt, not on models/siamese.pt; "
                             "give that model's own probe (or none)\n")
 
-    # one flipped byte in the cache object: DVC checks it out, and says all is well
+    # one flipped byte in the cache object, as bit rot flips one (the mtime kept): DVC checks it out, and says
+    # all is well
     md5 = lock_md5(repo, "models/siamese.pt")
     obj = repo.path / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
-    data = bytearray(obj.read_bytes())
+    data, st = bytearray(obj.read_bytes()), obj.stat()
     data[len(data) // 2] ^= 0x01
     obj.chmod(0o644)
-    obj.write_bytes(bytes(data))
+    with open(obj, "r+b") as f:  # in place: the same inode
+        f.write(bytes(data))
+    os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
+    obj.chmod(st.st_mode)
     (repo.path / "models/siamese.pt").unlink()
     repo.dvc("checkout", "models/siamese.pt")
     assert (repo.path / "models/siamese.pt").read_bytes() == bytes(data)
