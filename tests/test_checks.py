@@ -6,6 +6,7 @@ import pytest
 from siamese_mnist.checks import (
     ClassCounts,
     check_counts,
+    check_lists,
     check_memory,
     idx_class_counts,
     memory_needs,
@@ -55,6 +56,16 @@ def test_a_folder_class_of_one_test_image_names_the_folder():
     counts = ClassCounts(np.array([10, 10, 10]), np.array([3, 1, 2]), where="/data/shapes")
     with pytest.raises(ParamsError, match=r"^/data/shapes/test/square: 1 image\(s\); every class needs at least 2"):
         check_counts(p, counts, ["circle", "square", "star"])
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("render", {"epochs": [0, 1, 2, 1]}, "render.epochs: 1 is listed twice; list each entry once"),
+    ("evaluate", {"logreg_c": [0.1, 1.0, 1.0]}, "evaluate.logreg_c: 1.0 is listed twice; list each entry once"),
+])
+def test_a_list_param_that_repeats_an_entry_is_refused(section, values, message):
+    with pytest.raises(ParamsError, match=f"^{message}$"):
+        check_lists(params_from_dict({section: values}))
+    check_lists(params_from_dict({section: {k: sorted(set(v)) for k, v in values.items()}}))  # once each: fine
 
 
 def test_knn_k_above_the_reference_size_is_refused():

@@ -157,8 +157,20 @@ def _size(n: float) -> str:
     return f"{int(n)} B" if units[0] == "B" else f"{n:.3g} {units[0]}"
 
 
+def check_lists(p: Params) -> None:
+    """A list param names each entry once: a repeated epoch would draw the same grid row twice, a repeated C fit
+    the same probe twice (their lengths are bounded where they are read, ``config.MAX_LIST``)."""
+    for name, values in (("render.epochs", p.render.epochs), ("evaluate.logreg_c", p.evaluate.logreg_c)):
+        seen = set()
+        for v in values:
+            if v in seen:
+                raise ParamsError(f"{name}: {v} is listed twice; list each entry once")
+            seen.add(v)
+
+
 def check(p: Params, counts: ClassCounts, classes: list[str], image_size: int) -> None:
     """Everything above, for one params file and one dataset's class sizes."""
+    check_lists(p)
     check_counts(p, counts, classes)
     check_memory(p, split_counts(p, counts), image_size)
 
