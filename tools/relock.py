@@ -1,6 +1,7 @@
 """Record edited code in dvc.lock for stages whose outputs a refactor provably left byte-identical.
 
     python tools/relock.py STAGE [STAGE ...]     # e.g. check download 'train@cnn'
+    python tools/relock.py --project omniglot check    # a subproject's dvc.lock (its code deps are ../src/...)
 
 What `dvc commit` does, for a clone that lacks the outputs to hash: each named stage's git-tracked
 file dependencies (``stages/``, ``src/``, ``params.yaml``) get the md5 and size of their current bytes,
@@ -22,7 +23,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-CODE = ("stages/", "src/", "params.yaml")
+TOP = ROOT  # the checkout; ROOT is the project relocked (--project: a subproject inside it)
+CODE = ("stages/", "src/", "params.yaml", "../stages/", "../src/")
 
 
 def file_dep(path: str) -> dict:
@@ -83,7 +85,7 @@ def relock(stages: list[str]) -> None:
             recorded[key] = with_added_keys(recorded[key], param_value(key), f"{stage}: {key}")
     with open(path, "w") as fh:
         rt.dump(lock, fh)
-    relock_replicates({s: lock["stages"][s] for s in stages})
+    relock_replicates({s: lock["stages"][s] for s in stages}, ROOT)
 
 
 # seeds --write, unseen report --write: the folder, and the params its identities leave out (they vary)
@@ -102,7 +104,7 @@ def relock_replicates(entries: dict, root: Path = ROOT) -> None:
             touched = [s for s in entries if s in ident]
             for s in touched:
                 ident[s]["code"] = {d["path"]: d.get("md5") for d in entries[s]["deps"]
-                                    if d["path"].startswith(("src/", "stages/"))}
+                                    if d["path"].startswith(("src/", "stages/", "../src/", "../stages/"))}
                 recorded = {k: v for f in entries[s].get("params", {}).values() for k, v in f.items()
                             if k not in varying}
                 add_missing(ident[s]["params"], json.loads(json.dumps(recorded)))  # keys relock added to the lock
@@ -120,4 +122,8 @@ def add_missing(recorded: dict, current: dict) -> None:
 
 
 if __name__ == "__main__":
-    relock(sys.argv[1:])
+    args = sys.argv[1:]
+    if args[:1] == ["--project"]:
+        ROOT = TOP / args[1]
+        args = args[2:]
+    relock(args)
