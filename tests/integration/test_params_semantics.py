@@ -23,8 +23,8 @@ def with_line(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def test_each_value_yaml_1_1_reads_otherwise_runs_as_dvc_records_it_or_is_refused(new_repo, mnist_dir, tmp_path):
-    repo = new_repo(str(mnist_dir))
+def test_each_value_yaml_1_1_reads_otherwise_runs_as_dvc_records_it_or_is_refused(pipeline_repo, tmp_path):
+    repo = pipeline_repo.copy(tmp_path / "repo")
     params = repo.path / "params.yaml"
     base = params.read_text()
     base_seed = re.search(r"^seed: \S+", base, re.M).group(0)
