@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -15,12 +14,23 @@ def lock_md5(repo, path: str) -> str:
     return next(o["md5"] for s in lock["stages"].values() for o in s.get("outs", []) if o["path"] == path)
 
 
-def command(repo, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "siamese_mnist", *args], cwd=repo.path, env=repo.env,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def command(monkeypatch, capfd):
+    """command(repo, *args) -> (rc, stdout, stderr) of `python -m siamese_mnist ARGS` run in ``repo``, in this
+    process (each interpreter start-up with torch costs seconds)."""
+    from siamese_mnist.__main__ import main
+
+    def run(repo, *args):
+        monkeypatch.chdir(repo.path)
+        capfd.readouterr()
+        rc = main(list(args))
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess(args, rc, out, err)
+
+    return run
 
 
-def test_a_flipped_byte_in_the_cache_is_found_by_verify_and_refused_by_compare(pipeline_repo, tmp_path):
+def test_a_flipped_byte_in_the_cache_is_found_by_verify_and_refused_by_compare(pipeline_repo, tmp_path, command):
     repo = pipeline_repo.copy(tmp_path / "repo")
     ok = command(repo, "verify", "-q")
     assert ok.returncode == 0 and ok.stdout.endswith(" 0 mismatches\n"), ok.stdout + ok.stderr
