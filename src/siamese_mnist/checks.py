@@ -177,8 +177,8 @@ def check(p: Params, counts: ClassCounts, classes: list[str], image_size: int) -
 
 def check_params(p: Params) -> None:
     """The check stage: ``p`` (already range-checked by ``load_params``) against its dataset's sizes — a folder
-    dataset is scanned, names, counts and file kinds, and every image decoded — and against this machine's memory. Later stages
-    re-check only their inputs (an index file's epochs, the epochs dumped), never these."""
+    dataset is scanned, names, counts and file kinds, and every image decoded — and against this machine's memory.
+    Later stages re-check only their inputs (an index file's epochs, the epochs dumped), never these."""
     if p.data.dataset == "folder":
         from .datasets.folder import decode_all, scan
 

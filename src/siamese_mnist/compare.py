@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import stat
 import sys
 import warnings
@@ -30,6 +29,7 @@ from .config import MODELS, ModelConfig, params_from_dict
 from .datasets.folder import MAX_FILE_BYTES as MAX_IMAGE_BYTES
 from .datasets.splits import load_split
 from .errors import DataError, ParamsError, UnsafeCheckpointError
+from .integrity import MismatchError, check_provenance
 from .losses import pair_distance
 from .models import build_model
 from .training import Normalizer
@@ -225,31 +225,6 @@ def load_model(path: str | Path):
     return model.eval(), Normalizer(mean, std), inputs
 
 
-def check_provenance(model: str | Path, probe: str | Path) -> str:
-    """Refuse a model that is not the one ``dvc.lock`` records, and a probe fitted on another checkpoint: the
-    lock records each output's md5 and each stage's inputs: the evaluate stage that wrote the probe read the
-    embeddings that the train stage wrote beside the checkpoint. Returns a note for the output (what was verified, or why nothing could be)."""
-    from .integrity import md5_file, recorded_md5, upstream
-
-    model, probe = Path(model), Path(probe)
-    md5 = md5_file(model)
-    recorded = recorded_md5(model)
-    if recorded and recorded[0] != md5:
-        raise CompareError(f"{model}: md5 {md5} is not the {recorded[0]} that dvc.lock records ({recorded[1]}): "
-                           "changed or corrupt; `python -m siamese_mnist verify` rehashes every output")
-    lineage = upstream(probe)
-    if lineage is None:
-        return f"{probe} is named by no dvc.lock: not verified as fitted on {model}"
-    if model.resolve() not in lineage:
-        fitted = [p for p in lineage if p.suffix == ".pt"]
-        other = os.path.relpath(fitted[0]) if fitted else "another model"
-        raise CompareError(f"{probe}: fitted on {other}, not on {model}; give that model's own probe (or none)")
-    if lineage[model.resolve()] != md5:
-        raise CompareError(f"{probe}: fitted on another {model} (md5 {lineage[model.resolve()]}, this one {md5}); "
-                           "`dvc repro` refits it")
-    return ""
-
-
 def load_threshold(path: str | Path) -> float:
     path = Path(path)
     if not path.is_file():
@@ -292,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         d = distance(model, norm, images)
         if math.isnan(d):
             raise CompareError(f"{args.model}: state_dict gives non-finite embeddings; the weights are unusable")
-    except (CompareError, ParamsError, UnsafeCheckpointError) as exc:
+    except (CompareError, MismatchError, ParamsError, UnsafeCheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     verdict = "same" if d <= threshold else "different"

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .compare import SIZE, CompareError, check_provenance, load_image, load_model, load_threshold
+from .compare import SIZE, CompareError, load_image, load_model, load_threshold
 from .datasets.folder import class_files
 from .errors import DatasetError, ParamsError, UnsafeCheckpointError
+from .integrity import MismatchError, check_provenance
 from .training import Normalizer
 
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = query_files(args.queries)
         matches = identify(gallery, embed_images(model, norm, np.stack([load_image(p, size, drawing) for p in paths])),
                            [str(p) for p in paths], threshold)
-    except (CompareError, ParamsError, UnsafeCheckpointError) as exc:
+    except (CompareError, MismatchError, ParamsError, UnsafeCheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"gallery {args.gallery}: {len(gallery.classes)} classes, {len(gallery.paths)} images; "

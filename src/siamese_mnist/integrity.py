@@ -26,6 +26,10 @@ from tqdm import tqdm
 CHUNK = 1 << 20
 
 
+class MismatchError(ValueError):
+    """A file that is not the one the lock records (or a probe of another run); the message names it."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     """One output as the lock (or a ``.dvc`` file) records it: ``md5`` ends in ``.dir`` for a folder."""
@@ -93,14 +97,6 @@ def recorded_outputs(root: Path) -> list[Recorded]:
             if o.get("md5"):
                 out.append(Recorded(str(rel.parent / o["path"]), o["md5"], str(rel)))
     return out
-
-
-def cache_dir(root: Path) -> Path:
-    """Where this project's cache objects lie (``cache.dir`` honoured), as DVC itself says."""
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        return Path(repo.cache.local.path)
 
 
 def _shown(path: Path, root: Path) -> Path:
@@ -192,6 +188,30 @@ def upstream(path: str | Path) -> dict[Path, str] | None:
     return {(root / p).resolve(): md5 for p, md5 in found.items()}
 
 
+def check_provenance(model: str | Path, probe: str | Path) -> str:
+    """Refuse a model that is not the one ``dvc.lock`` records, and a probe fitted on another checkpoint: the
+    lock records each output's md5 and each stage's inputs: the evaluate stage that wrote the probe read the
+    embeddings that the train stage wrote beside the checkpoint. Returns a note for the output: "" when both
+    were verified, else why nothing could be."""
+    model, probe = Path(model), Path(probe)
+    md5 = md5_file(model)
+    recorded = recorded_md5(model)
+    if recorded and recorded[0] != md5:
+        raise MismatchError(f"{model}: md5 {md5} is not the {recorded[0]} that dvc.lock records ({recorded[1]}): "
+                           "changed or corrupt; `python -m siamese_mnist verify` rehashes every output")
+    lineage = upstream(probe)
+    if lineage is None:
+        return f"{probe} is named by no dvc.lock: not verified as fitted on {model}"
+    if model.resolve() not in lineage:
+        fitted = [p for p in lineage if p.suffix == ".pt"]
+        other = os.path.relpath(fitted[0]) if fitted else "another model"
+        raise MismatchError(f"{probe}: fitted on {other}, not on {model}; give that model's own probe (or none)")
+    if lineage[model.resolve()] != md5:
+        raise MismatchError(f"{probe}: fitted on another {model} (md5 {lineage[model.resolve()]}, this one {md5}); "
+                           "`dvc repro` refits it")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m siamese_mnist verify", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -203,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if root is None:
         print(f"error: {args.project}: not inside a DVC project (no .dvc folder here or above)", file=sys.stderr)
         return 2
+    from .studies.experiments import cache_dir  # the one module that talks to DVC
+
     problems, counts = verify(root, cache_dir(root), progress=not args.quiet)
     for p in problems:
         print(p)

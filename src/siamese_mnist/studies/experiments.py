@@ -1,5 +1,6 @@
-"""The studies' one door to DVC: queueing experiments (``dvc exp run --queue``), what waits in the queue, and
-reading files of finished experiments back out of git refs and the DVC cache. Nothing else imports ``dvc``."""
+"""The studies' one door to DVC: queueing experiments (``dvc exp run --queue``), what waits in the queue,
+reading files of finished experiments back out of git refs and the DVC cache, and where a project's cache lies
+(for ``verify``). Nothing else imports ``dvc``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ def waiting_names(root: str = ".") -> set[str]:
     with Repo(root) as repo:
         q = repo.experiments.celery_queue
         return {e.name for e in [*q.iter_queued(), *q.iter_active()] if e.name}
+
+
+def cache_dir(root: str | Path) -> Path:
+    """Where the project at ``root`` keeps its cache objects (``cache.dir`` honoured), as DVC itself says."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return Path(repo.cache.local.path)
 
 
 def queue_runs(runs: list[tuple[str, list[str]]], dry_run: bool = False) -> None:
