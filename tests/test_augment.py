@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from siamese_mnist.augment import distort, epoch_affines, shift_images
+from siamese_mnist.augment import distort, epoch_affines, epoch_turns, shift_images, turn_images
 from siamese_mnist.config import SiameseConfig
 
 
@@ -59,3 +59,18 @@ def test_distort_is_exact_at_identity_and_fills_with_the_background():
     small = distort(torch.full((1, 1, 6, 6), 200, dtype=torch.uint8), torch.tensor([[[2.0, 0, 0], [0, 2.0, 0]]]),
                     fill=30)
     assert small[0, 0, 0, 0].item() == pytest.approx(30) and small[0, 0, 3, 3].item() == pytest.approx(200)
+
+
+def test_turn_images_turns_each_image_by_its_own_quarter_turns():
+    x = torch.tensor([[1, 2], [3, 4]], dtype=torch.uint8).view(1, 1, 2, 2).repeat(4, 1, 1, 1)
+    out = turn_images(x, torch.tensor([0, 1, 2, 3]))
+    # counter-clockwise quarter turns of 1 2 / 3 4: 2 4 / 1 3, then 4 3 / 2 1, then 3 1 / 4 2
+    assert out[:, 0].tolist() == [[[1, 2], [3, 4]], [[2, 4], [1, 3]], [[4, 3], [2, 1]], [[3, 1], [4, 2]]]
+    assert x[:, 0].tolist() == [[[1, 2], [3, 4]]] * 4  # the input is left as it was
+
+
+def test_epoch_turns_are_drawn_from_seed_and_epoch_and_cover_every_turn():
+    a = epoch_turns(4000, 0, 1)
+    assert torch.equal(a, epoch_turns(4000, 0, 1))  # a resumed run draws the same
+    assert not torch.equal(a, epoch_turns(4000, 0, 2)) and not torch.equal(a, epoch_turns(4000, 1, 1))
+    assert a.bincount().tolist() == pytest.approx([1000] * 4, abs=100)  # uniform: 1000 ± 3 sd (sd = 27)

@@ -78,7 +78,7 @@ def _index(name, labels, pool):
     return make_epoch_singles(labels, 2, seed=0, pool=pool), None
 
 
-def _tiny_run(raw_dir, name, holdout=(), amp=False):
+def _tiny_run(raw_dir, name, holdout=(), amp=False, cfg=None):
     seed_everything(0)
     images, labels = load_subset(raw_dir, "train", 1000, 0)
     test_images, _ = load_subset(raw_dir, "test", 200, 0)
@@ -86,7 +86,7 @@ def _tiny_run(raw_dir, name, holdout=(), amp=False):
     x, y = to_device_images(images, torch.device("cpu")), torch.from_numpy(labels)
     pool = training_pool(labels, holdout)
     items, targets = _index(name, labels, pool)
-    cfg = CONFIGS[name]
+    cfg = cfg or CONFIGS[name]
     model = build_model(name.split("-")[0], CFG, cfg)
     seen = []
     loss = model.loss
@@ -135,6 +135,25 @@ def test_held_out_classes_never_reach_the_loss(raw_dir, name):
     _, _, seen = _tiny_run(raw_dir, name, holdout=(7, 8, 9))
     classes = set(seen.unique().tolist())
     assert classes == set(range(7)), classes  # every other class, none of 7, 8, 9
+
+
+@pytest.mark.parametrize("name, cfg", [("cnn", CnnConfig(batch_size=64, rotations=True)),
+                                       ("triplet", TripletConfig(batch_size=64, rotations=True, mining="semihard"))])
+def test_rotations_turn_every_image_of_an_item_alike_and_make_each_turn_a_class(raw_dir, monkeypatch, name, cfg):
+    import siamese_mnist.training as training
+
+    turned = []
+    real = training.turn_images
+    monkeypatch.setattr(training, "turn_images", lambda x, t: (turned.append(t.clone()), real(x, t))[1])
+    _, state, seen = _tiny_run(raw_dir, name, cfg=cfg)
+    assert set(seen.unique().tolist()) == set(range(40))  # 10 digits x 4 turns, each a class of its own
+    k = seen.shape[1]
+    per_image = torch.cat([t.view(k, -1).T for t in turned])  # slot-major per step -> (items, k)
+    assert torch.equal(per_image, seen % 4)  # the turn each image got is its label's turn ...
+    assert torch.equal(per_image, per_image[:, :1].expand_as(per_image))  # ... the same for every image of an item
+    assert all(np.isfinite(h["loss"]) for h in state.history)
+    if name == "cnn":
+        assert build_model("cnn", CFG, cfg).classifier.out_features == 40
 
 
 def test_cnn_epoch_items_are_the_pool_only_in_a_fresh_order_each_epoch():

@@ -1,5 +1,7 @@
 """Training-time augmentation, drawn from (seed, epoch) alone so a resumed run draws the same: random translations
-(every model's ``shift``) and Koch et al.'s (2015) affine distortions (its ``affine``).
+(every model's ``shift``), Koch et al.'s (2015) affine distortions (its ``affine``) and Vinyals et al.'s (2016)
+rotations as new classes (its ``rotations``: a quarter turn count per item, the item's classes becoming
+``4 × class + turns``).
 
 Koch et al. distort each training image by a rotation of up to ±10°, shears of up to ±0.3, scales of 0.8 to
 1.2 and translations, each component drawn with probability 1/2; ``affine`` scales those ranges (1.0 = Koch's,
@@ -78,3 +80,23 @@ def distort(x: torch.Tensor, theta: torch.Tensor, fill: int = 0) -> torch.Tensor
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     moved = F.grid_sample(x.float() - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return moved + fill
+
+
+TURNS = 4  # 0, 90, 180, 270 degrees: each a class of its own under ``rotations``
+
+
+def epoch_turns(n_items: int, seed: int, epoch: int) -> torch.Tensor:
+    """This epoch's (items,) quarter-turn counts in 0..3, one per item (every image of a pair or triplet turned
+    alike, so a positive stays a positive), from (seed, epoch) alone."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, epoch, 3))
+    return torch.randint(0, TURNS, (n_items,), generator=gen)
+
+
+def turn_images(x: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """(B, 1, S, S) square images, (B,) quarter turns (counter-clockwise, ``torch.rot90``'s) -> same shape."""
+    out = x.clone()
+    for t in range(1, TURNS):
+        pick = turns == t
+        if pick.any():
+            out[pick] = torch.rot90(x[pick], t, dims=(2, 3))
+    return out

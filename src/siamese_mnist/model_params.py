@@ -21,6 +21,9 @@ class PerModelConfig:
     # conv_bn_relu_pool is the network trained before the choice existed.
     block: Literal["conv_bn_relu_pool", "conv_pool_bn_relu"] = "conv_bn_relu_pool"
     affine: float = 0.0  # Koch et al.'s affine distortions (rotation, shear, scale), their ranges times this; 0 = off
+    # Vinyals et al. (2016): each training item turned by 0, 90, 180 or 270 degrees (drawn per item and epoch),
+    # each turn of a class a class of its own (the CNN's outputs times 4; mining tells the turns apart)
+    rotations: bool = False
 
     def validate(self, section: str) -> None:
         if self.batch_size < 1:

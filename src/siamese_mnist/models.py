@@ -104,12 +104,14 @@ class EmbeddingModel(nn.Module):
 
 
 class CNN(EmbeddingModel):
-    """Classifier whose ``num_classes``-way output is a linear map of the 2-D bottleneck (no non-linearity between)."""
+    """Classifier whose ``num_classes``-way output (4 × that under ``rotations``) is a linear map of the 2-D
+    bottleneck (no non-linearity between)."""
 
     def __init__(self, cfg: ModelConfig, section: PerModelConfig | None = None, image_size: int = 28,
                  num_classes: int = 10):
         super().__init__(cfg, section, image_size)
-        self.classifier = nn.Linear(cfg.embedding_dim, num_classes)
+        turns = 4 if getattr(section, "rotations", False) else 1  # augment.TURNS: each turn of a class its own class
+        self.classifier = nn.Linear(cfg.embedding_dim, num_classes * turns)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, S, S) -> (B, num_classes) logits."""

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .atomic import load_npz
-from .augment import distort, epoch_affines, epoch_offsets, shift_images
+from .augment import TURNS, distort, epoch_affines, epoch_offsets, epoch_turns, shift_images, turn_images
 from .config import Params, PerModelConfig
 from .datasets.splits import (background_level, load_class_names, load_split, load_splits, stratified_subset,
                               training_pool)
@@ -229,6 +229,7 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
         torch.manual_seed(derive_seed(seed, epoch, 1))  # anything that still uses the global RNG
         offsets = epoch_offsets(n_items, k, cfg, seed, epoch).to(device)
         affines = epoch_affines(n_items, k, cfg, seed, epoch).to(device) if cfg.affine else None
+        turns = epoch_turns(n_items, seed, epoch).to(device) if cfg.rotations else None
         ep_items = torch.from_numpy(np.ascontiguousarray(items[epoch - 1])).to(device).long()
         ep_targets = None if targets is None else torch.from_numpy(targets[epoch - 1]).to(device)
         model.train()
@@ -243,9 +244,13 @@ def _train(name, model, data, cfg, schedule, state, resume, on_epoch_end, saved)
             x = shift_images(images[flat], off, cfg.shift, fill)
             if affines is not None:
                 x = distort(x, affines[ids].transpose(0, 1).reshape(-1, 2, 3), fill)
+            classes = labels[batch]
+            if turns is not None:  # each turn of a class is a class of its own
+                x = turn_images(x, turns[ids].repeat(k))
+                classes = classes * TURNS + turns[ids, None]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 out = model(norm(x))
-                loss = model.loss(out, labels[batch], None if ep_targets is None else ep_targets[ids])
+                loss = model.loss(out, classes, None if ep_targets is None else ep_targets[ids])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

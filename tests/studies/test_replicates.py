@@ -84,6 +84,20 @@ def test_a_change_to_the_plots_code_orphans_no_replicate_and_vary_matches_the_un
     assert lock_values(held, "data.holdout_classes") == [[5, 6]] and lock_values(held, "x") == []
 
 
+def test_vary_reaches_a_param_inside_a_section_the_stage_records_whole():
+    from siamese_mnist.studies.replicates import identity, lock_values
+
+    ref, turned = _lock(seed=0), _lock(seed=1)
+    ref["stages"]["train@cnn"]["params"]["params.yaml"]["cnn"]["rotations"] = False
+    turned["stages"]["train@cnn"]["params"]["params.yaml"]["cnn"]["rotations"] = True
+    assert identity(turned, {"train"}) != identity(ref, {"train"})
+    vary = ("cnn.rotations",)  # the rest of the cnn section still counts
+    assert identity(turned, {"train"}, vary) == identity(ref, {"train"}, vary)
+    assert identity(turned, {"train"}, vary)["train@cnn"]["params"]["cnn"] == {"lr": 0.003}
+    assert identity(_lock(seed=1, lr=0.01), {"train"}, vary) != identity(ref, {"train"}, vary)
+    assert lock_values(turned, "cnn.rotations") == [True] and lock_values(turned, "cnn.margin") == []
+
+
 def test_a_replicate_file_of_other_params_or_code_is_refused_naming_the_stage_and_what_differs(tmp_path):
     from siamese_mnist.studies.replicates import check_identity, identity
 

@@ -51,8 +51,9 @@ def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
     for name, stage in lock.get("stages", {}).items():
         if name.split("@")[0] not in stages & RESULT_STAGES:
             continue
-        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items()
-                  if k != "seed" and k not in vary}
+        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
+        for key in vary:
+            params = _without(params, key)
         code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(CODE)}
         out[name] = {"params": params, "code": code}
     return out
@@ -110,9 +111,30 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
     return Run(name, rev, int(seed), tables, speed, pixels, machine=machine)
 
 
+def _without(params: dict, key: str) -> dict:
+    """``params`` without the param ``key``: recorded as it is named (``data.holdout_classes``, listed alone in
+    dvc.yaml), or inside a section the stage records whole (``cnn.rotations`` within ``cnn``)."""
+    if key in params:
+        return {k: v for k, v in params.items() if k != key}
+    head, _, rest = key.partition(".")
+    if rest and isinstance(params.get(head), dict):
+        return {**params, head: _without(params[head], rest)}
+    return params
+
+
+def _lookup(params: dict, key: str) -> list:
+    """[the value of ``key`` in ``params``] (named as recorded, or inside a section recorded whole), or []."""
+    if key in params:
+        return [params[key]]
+    head, _, rest = key.partition(".")
+    return _lookup(params[head], rest) if rest and isinstance(params.get(head), dict) else []
+
+
 def lock_values(lock: dict, key: str) -> list:
-    """Every value ``key`` (a param such as ``data.holdout_classes``) has in the stages that record it."""
-    return [f[key] for stage in lock.get("stages", {}).values() for f in stage.get("params", {}).values() if key in f]
+    """Every value ``key`` (a param such as ``data.holdout_classes`` or ``cnn.rotations``) has in the stages that
+    record it."""
+    return [v for stage in lock.get("stages", {}).values() for f in stage.get("params", {}).values()
+            for v in _lookup(f, key)]
 
 
 def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS,
