@@ -230,7 +230,8 @@ def test_write_puts_back_every_table_a_command_writes_and_nothing_else(tmp_path)
     # command (prose figures) left alone: --write restores the first and keeps the second as it is
     for rel in ["README.md", *DOCS, "params.yaml", "metrics/pixels.json", "metrics/seeds.json", "metrics/search.json", "metrics/unseen.json",
                 *(f"plots/eval/{m}.csv" for m in readme_tables.MODELS), "omniglot/metrics/baselines.json",
-                *(f"omniglot/metrics/{m}.json" for m in readme_tables.MODELS), "omniglot/metrics/search.json"]:
+                *(f"omniglot/metrics/{m}.json" for m in readme_tables.MODELS), "omniglot/metrics/search.json",
+                "omniglot/metrics/seeds.json"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / rel, tmp_path / rel)
     readme = (tmp_path / "README.md").read_text()

@@ -16,6 +16,7 @@ import yaml
 
 from ..config import MODELS
 from .experiments import RepoReader
+from .identity import identity, lock_values
 
 
 class ReportError(RuntimeError):
@@ -34,29 +35,6 @@ class Run:
     pixels: dict = field(default_factory=dict)  # the raw-pixel baseline's metrics (metrics/pixels.json)
     identity: dict = field(default_factory=dict)  # what makes it a replicate (see identity()), from its dvc.lock
     machine: dict = field(default_factory=dict)  # model -> {"precision", "cpu"} it trained with (metrics/runtime/)
-
-
-# The stages whose outputs the reports read: a change to another one (the plots) orphans no replicate.
-# baselines: the Omniglot pipeline's (omniglot/dvc.yaml, whose code deps are ../src/, ../stages/).
-RESULT_STAGES = {"download", "sample", "train", "evaluate", "baseline_pixels", "baselines"}
-CODE = ("src/", "stages/", "../src/", "../stages/")
-
-
-def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
-    """What makes a run a replicate, from its dvc.lock: per pipeline stage whose outputs the reports read
-    (``stages``: the stage names of ``dvc.yaml``, within RESULT_STAGES; ``train@cnn`` counts as ``train``), the
-    params it ran with but ``seed`` and those in ``vary``, and the hash of every ``src/`` and ``stages/`` file it
-    depends on. Entries of stages no longer in the pipeline are ignored."""
-    out = {}
-    for name, stage in lock.get("stages", {}).items():
-        if name.split("@")[0] not in stages & RESULT_STAGES:
-            continue
-        params = {k: v for f in stage.get("params", {}).values() for k, v in f.items() if k != "seed"}
-        for key in vary:
-            params = _without(params, key)
-        code = {d["path"]: d.get("md5") for d in stage.get("deps", []) if d["path"].startswith(CODE)}
-        out[name] = {"params": params, "code": code}
-    return out
 
 
 def final_column(runs: list[Run], model: str, metric: str, bounds: tuple[float, float],
@@ -109,32 +87,6 @@ def load_run(reader: RepoReader, name: str, rev: str, models: tuple[str, ...]) -
     except Exception:  # noqa: BLE001 - MNIST's pipeline has no such file
         pass
     return Run(name, rev, int(seed), tables, speed, pixels, machine=machine)
-
-
-def _without(params: dict, key: str) -> dict:
-    """``params`` without the param ``key``: recorded as it is named (``data.holdout_classes``, listed alone in
-    dvc.yaml), or inside a section the stage records whole (``cnn.rotations`` within ``cnn``)."""
-    if key in params:
-        return {k: v for k, v in params.items() if k != key}
-    head, _, rest = key.partition(".")
-    if rest and isinstance(params.get(head), dict):
-        return {**params, head: _without(params[head], rest)}
-    return params
-
-
-def _lookup(params: dict, key: str) -> list:
-    """[the value of ``key`` in ``params``] (named as recorded, or inside a section recorded whole), or []."""
-    if key in params:
-        return [params[key]]
-    head, _, rest = key.partition(".")
-    return _lookup(params[head], rest) if rest and isinstance(params.get(head), dict) else []
-
-
-def lock_values(lock: dict, key: str) -> list:
-    """Every value ``key`` (a param such as ``data.holdout_classes`` or ``cnn.rotations``) has in the stages that
-    record it."""
-    return [v for stage in lock.get("stages", {}).values() for f in stage.get("params", {}).values()
-            for v in _lookup(f, key)]
 
 
 def find_runs(reader: RepoReader, revs: list[str] | None, models: tuple[str, ...] = MODELS,
