@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from siamese_mnist.studies.oneshot_spread import markdown, summarise
+from siamese_mnist.studies.oneshot_spread import against, markdown, summarise
 from siamese_mnist.studies.replicates import ReportError, Run
 
 MODELS = ("cnn", "siamese", "triplet")
@@ -47,3 +47,20 @@ def test_a_run_without_its_pixel_figures_is_refused():
     del runs[1].pixels["way5_shot1_acc"]
     with pytest.raises(ReportError, match="seed-1: metrics/baselines.json lacks a pixel figure"):
         summarise(runs, MODELS)
+
+
+def test_against_pairs_each_seed_with_the_other_arms_run_of_that_seed():
+    on = [run(0, {"cnn": 20, "siamese": 18, "triplet": 30}), run(2, {"cnn": 24, "siamese": 21, "triplet": 30}),
+          run(1, {"cnn": 22, "siamese": 21, "triplet": 30})]
+    off = [run(1, {"cnn": 25, "siamese": 21, "triplet": 30}), run(0, {"cnn": 21, "siamese": 18, "triplet": 31}),
+           run(2, {"cnn": 27, "siamese": 22, "triplet": 29}), run(3, {"cnn": 90, "siamese": 90, "triplet": 90})]
+    a = against(on, off, MODELS, "metrics/replicates")
+    # cnn, seed by seed (0, 2, 1): 20 - 21, 24 - 27, 22 - 25 = -1, -3, -3: mean -7/3, sd 2/√3 (seed 3 unused)
+    d = a["paired"]["cnn"]["lake_error"]
+    assert a["seeds"] == [0, 2, 1] and d["mean"] == pytest.approx(-7 / 3) and d["sd"] == pytest.approx(2 / 3 ** 0.5)
+    assert a["paired"]["triplet"]["lake_error"]["mean"] == pytest.approx(0)  # -1, +1, 0
+    assert a["paired"]["siamese"]["val_oneshot_acc"]["mean"] == 0.0  # the same validation figure in both arms
+    report = {**summarise(on, MODELS), "against": a}
+    assert "## Against `metrics/replicates` (this report − those runs, same seed: 0, 2, 1)" in markdown(report)
+    with pytest.raises(ReportError, match=r"^--against x: no replicate of seed 2 to pair with \(it holds seeds 0, 1\)$"):
+        against(on, off[:2], MODELS, "x")

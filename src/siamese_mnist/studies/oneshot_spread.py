@@ -55,6 +55,21 @@ def summarise(runs: list[Run], models: tuple[str, ...]) -> dict:
     }
 
 
+def against(runs: list[Run], base: list[Run], models: tuple[str, ...], folder: str) -> dict:
+    """This report's runs minus ``base``'s (the replicate files of another arm, say without rotations), seed by seed:
+    each model's every figure; a seed of ``runs`` that ``base`` lacks is one line naming it."""
+    by_seed = {r.seed: r for r in base}
+    missing = [r.seed for r in runs if r.seed not in by_seed]
+    if missing:
+        raise ReportError(f"--against {folder}: no replicate of seed {missing[0]} to pair with (it holds seeds "
+                          f"{', '.join(str(s) for s in sorted(by_seed)) or 'none'})")
+    matched = [by_seed[r.seed] for r in runs]
+    metrics = [*test_metrics(runs[0]), *VAL_METRICS]
+    return {"folder": folder, "seeds": [r.seed for r in runs],
+            "paired": {m: {k: paired(final_column(runs, m, k, bounds(k)), final_column(matched, m, k, bounds(k)),
+                                     bounds(k)) for k in metrics} for m in models}}
+
+
 LABELS = {LAKE: "Lake's 20 runs, error %", "map_at_r": "MAP@R %", "roc_auc": "verification ROC-AUC",
           "transfer_acc": "MNIST 10-way one-shot %", "val_oneshot_acc": "val 20-way one-shot %",
           "val_map_at_r": "val MAP@R %", "val_roc_auc": "val ROC-AUC"}
@@ -92,6 +107,12 @@ def markdown(report: dict) -> str:
              "", "## Paired differences (same seed, same episodes)", "",
              *table("metric", diffs, [(label(k), [_fmt(k, report["paired"][d].get(k)) for d in diffs])
                                       for k in metrics])]
+    if "against" in report:
+        a = report["against"]
+        lines += ["", f"## Against `{a['folder']}` (this report − those runs, same seed: "
+                  f"{', '.join(str(x) for x in a['seeds'])})", "",
+                  *table("metric", list(a["paired"]), [(label(k), [_fmt(k, a["paired"][m].get(k)) for m in a["paired"]])
+                                                      for k in metrics])]
     if any("*" in line for line in lines[8:]):
         lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches "
                   "past it."]

@@ -38,7 +38,7 @@ import yaml
 
 from ..config import MODELS
 from . import oneshot_spread
-from .replicates import ReportError, Run, final_column, gather, write_replicates
+from .replicates import ReportError, Run, final_column, gather, read_replicates, write_replicates
 from .stats import interval, paired
 from .tables import cell, percent_or_decimals, table
 
@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="report the replicates that ran KEY at VALUE, all else as HEAD (e.g. omniglot.background="
                          "small1); name other --json-out, --markdown-out and --replicates for them")
+    ap.add_argument("--against", metavar="FOLDER", help="Omniglot: also pair each seed with the replicate file of the "
+                    "same seed in FOLDER (another arm, e.g. metrics/replicates): this report minus that")
     args = ap.parse_args(argv)
     try:
         vary = {k: yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)} or None
@@ -166,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ReportError(f"the runs have per-epoch tables of different lengths {sorted(lengths)}")
         epochs = [e for e in params.get("render", {}).get("epochs", []) if e < min(lengths, default=0)]
         report = oneshot_spread.summarise(runs, MODELS) if omniglot else summarise(runs, epochs)
+        if args.against:
+            if not omniglot:
+                raise ReportError("--against: the Omniglot report's option (cd omniglot)")
+            report["against"] = oneshot_spread.against(runs, read_replicates(args.against), MODELS, args.against)
     except ReportError as exc:
         print(f"seeds: {exc}", file=sys.stderr)
         return 2
