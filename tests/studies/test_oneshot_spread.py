@@ -62,5 +62,10 @@ def test_against_pairs_each_seed_with_the_other_arms_run_of_that_seed():
     assert a["paired"]["siamese"]["val_oneshot_acc"]["mean"] == 0.0  # the same validation figure in both arms
     report = {**summarise(on, MODELS), "against": a}
     assert "## Against `metrics/replicates` (this report − those runs, same seed: 0, 2, 1)" in markdown(report)
+    # an arm's report names its own files and the params it varied, not the default report's
+    text = markdown(report, "metrics/seeds-rot.json", "metrics/replicates-rot", {"cnn.rotations": True})
+    assert "`metrics/seeds-rot.json` (their per-epoch tables: `metrics/replicates-rot/`)" in text
+    assert "Arm: `--set cnn.rotations=true` — these runs differ from `params.yaml` in these params alone." in text
+    assert "Arm:" not in markdown(report) and "`metrics/seeds.json`" in markdown(report)
     with pytest.raises(ReportError, match=r"^--against x: no replicate of seed 2 to pair with \(it holds seeds 0, 1\)"):
         against(on, off[:2], MODELS, "x")

@@ -25,6 +25,9 @@ def test_summarise_final_epoch_by_epoch_and_speed():
     text = markdown(r)
     assert "| logreg_acc | 92.00 ± 2.00 [87.03, 96.97] |" in text  # 2·4.3027/√3 = 4.968 points
     assert "seeds 0, 1, 2" in text
+    arm = markdown(r, "metrics/seeds-d64.json", "metrics/replicates-d64", {"model.embedding_dim": 64})
+    assert "from the runs listed in `metrics/seeds-d64.json`\n(their per-epoch tables: `metrics/replicates-d64/`)" in arm
+    assert "Arm: `--set model.embedding_dim=64`" in arm and "Arm:" not in text
 
 
 def test_one_run_is_not_a_spread():

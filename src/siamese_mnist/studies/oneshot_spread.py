@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .replicates import ReportError, Run, final_column
 from .stats import interval, paired
-from .tables import cell, table
+from .tables import arm, cell, table
 
 BASELINE = "cnn"
 LAKE = "lake_error"  # per cent wrong of 400 trials
@@ -90,18 +90,20 @@ def _fmt(metric: str, s: dict | None) -> str:
     return cell(s, 1, 4) if metric.endswith("roc_auc") else cell(s, 100, 2)
 
 
-def markdown(report: dict) -> str:
+def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str = "metrics/replicates",
+             vary: dict | None = None) -> str:
     seeds = ", ".join(str(r["seed"]) for r in report["runs"])
     cols = list(report["final"])
     metrics = list(report["final"]["pixels"]) + [k for k in VAL_METRICS if k in report["final"][BASELINE]]
     diffs = list(report["paired"])
     lines = [f"# Omniglot, one-shot: {len(report['runs'])} replicates (seeds {seeds})", "",
              "Written by `python -m siamese_mnist seeds --write` in `omniglot/` from the runs listed in",
-             "`metrics/seeds.json` (their per-epoch tables: `metrics/replicates/`). Each cell: mean ± sample standard",
+             f"`{json_out}` (their per-epoch tables: `{replicates}/`). Each cell: mean ± sample standard",
              "deviation [95 % confidence interval of the mean, Student's t], final epoch. Test = the 20 evaluation",
              "alphabets (never trained on) and Lake's 20 runs drawn from them; `val` = the held-out background",
              "alphabets, on which everything was chosen. Published on the 20 runs (Lake et al. 2015): people 4.5 %,",
-             "Koch et al.'s Siamese ConvNet 8.0 %, a deep ConvNet 13.5 %, Modified Hausdorff Distance 38.8 %.", "",
+             "Koch et al.'s Siamese ConvNet 8.0 %, a deep ConvNet 13.5 %, Modified Hausdorff Distance 38.8 %.",
+             *arm(vary), "",
              "## Final epoch", "",
              *table("metric", cols, [(label(k), [_fmt(k, report["final"][c].get(k)) for c in cols]) for k in metrics]),
              "", "## Paired differences (same seed, same episodes)", "",
@@ -113,7 +115,7 @@ def markdown(report: dict) -> str:
                   f"{', '.join(str(x) for x in a['seeds'])})", "",
                   *table("metric", list(a["paired"]), [(label(k), [_fmt(k, a["paired"][m].get(k)) for m in a["paired"]])
                                                       for k in metrics])]
-    if any("*" in line for line in lines[8:]):
+    if any("*" in line for line in lines[8 + len(arm(vary)):]):  # past the header
         lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches "
                   "past it."]
     return "\n".join(lines) + "\n"

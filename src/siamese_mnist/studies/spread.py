@@ -40,7 +40,7 @@ from ..config import MODELS
 from . import oneshot_spread
 from .replicates import ReportError, Run, final_column, gather, read_replicates, write_replicates
 from .stats import interval, paired
-from .tables import cell, percent_or_decimals, table
+from .tables import arm, cell, percent_or_decimals, table
 
 FINAL_METRICS = ("logreg_acc", "knn_acc", "roc_auc", "pair_acc", "map_at_r", "precision_at_1", "oneshot_all_acc",
                  "silhouette", "val_logreg_acc", "val_roc_auc", "val_map_at_r")
@@ -94,15 +94,16 @@ def _fmt(metric: str, s: dict) -> str:
     return percent_or_decimals(s, metric in PERCENT)
 
 
-def markdown(report: dict) -> str:
+def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str = "metrics/replicates",
+             vary: dict | None = None) -> str:
     """The report as markdown tables: mean ± sd [95 % CI] (accuracies and MAP@R in percent)."""
     seeds = ", ".join(str(r["seed"]) for r in report["runs"])
     models = list(report["final"])
     head = [f"# Seed-to-seed spread: {len(report['runs'])} replicates (seeds {seeds})", "",
-            "Written by `python -m siamese_mnist seeds --write` from the runs listed in `metrics/seeds.json`",
-            "(their per-epoch tables: `metrics/replicates/`). Each cell: mean ± sample standard deviation [95 %",
+            f"Written by `python -m siamese_mnist seeds --write` from the runs listed in `{json_out}`",
+            f"(their per-epoch tables: `{replicates}/`). Each cell: mean ± sample standard deviation [95 %",
             "confidence interval of the mean, Student's t]. Accuracies and MAP@R in percent; `val_` = validation",
-            "split, everything else = test split.", "",
+            "split, everything else = test split.", *arm(vary), "",
             "Trained with: " + "; ".join(f"seed {r['seed']} {r.get('trained_with') or 'unrecorded'}"
                                          for r in report["runs"]) + " (bf16 against fp32 over three seeds: "
             "within the seeds' noise, `benchmarks/results/bf16-vs-fp32-3-seeds-2026-11-29.md`)."]
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as exc:
         print(f"seeds: {exc}", file=sys.stderr)
         return 2
-    text = (oneshot_spread.markdown if omniglot else markdown)(report)
+    text = (oneshot_spread.markdown if omniglot else markdown)(report, args.json_out, args.replicates.rstrip("/"), vary)
     if not args.write:
         sys.stdout.write(text)
         print(f"(not written; --write to update {Path(args.json_out).with_suffix('.*')})", file=sys.stderr)

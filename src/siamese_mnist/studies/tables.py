@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 
 def cell(s: dict, scale: float, digits: int) -> str:
     """'99.20 ± 0.05 [99.13, 100.00*]': mean ± sd [95 % interval], times ``scale``; '*' marks a clipped end."""
@@ -20,3 +22,12 @@ def table(first: str, cols: list[str], rows: list[tuple[str, list[str]]]) -> lis
     """A markdown table's lines: header ``first`` and ``cols``, then one line per (label, cells)."""
     return ["| " + " | ".join([first, *cols]) + " |", "|---" * (len(cols) + 1) + "|",
             *("| " + " | ".join([label, *cells]) + " |" for label, cells in rows)]
+
+
+def arm(vary: dict | None) -> list[str]:
+    """The line that says which params an arm's runs differ in from params.yaml (none for the default report)."""
+    if not vary:
+        return []
+    sets = " ".join(f"--set {k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}"
+                    for k, v in vary.items())
+    return ["", f"Arm: `{sets}` — these runs differ from `params.yaml` in these params alone."]
