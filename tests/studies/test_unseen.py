@@ -82,6 +82,30 @@ def test_another_dimension_is_another_study_with_its_own_files(tmp_path, monkeyp
     assert "0 unseen-classes run(s) found" in capsys.readouterr().err
 
 
+def test_a_dimension_is_paired_seed_by_seed_with_the_2d_runs(tmp_path, monkeypatch, capsys):
+    from siamese_mnist.studies.replicates import write_replicates
+    from siamese_mnist.studies.unseen import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("render: {epochs: [0]}\n")
+    write_replicates(RUNS, tmp_path / "metrics/unseen")  # 2-D: CNN 0.50, 0.54, 0.52
+    wide = [_run(2, {"cnn": 0.62, "siamese": 0.63, "triplet": 0.70}, 0.56),  # seeds 1 and 2 of the 2-D study's 0-2
+            _run(1, {"cnn": 0.64, "siamese": 0.66, "triplet": 0.72}, 0.57)]
+    write_replicates(wide, tmp_path / "metrics/unseen-d64")
+    assert main(["report", "--dim", "64", "--from-files"]) == 0
+    text = capsys.readouterr().out
+    # CNN, seed by seed: 0.64 - 0.54, 0.62 - 0.52 = +0.10 each (by position, 0.64 - 0.50: +0.14); Siamese 0, 0
+    assert "## Against `metrics/unseen/` (these runs − those, same seed: 1, 2)" in text
+    assert "| 5-way one-shot accuracy | 10.00 ± 0.00 [10.00, 10.00] | 0.00 ± 0.00 [0.00, 0.00] |" in text
+    assert "(`metrics/unseen-d64.json`; each run's tables: `metrics/unseen-d64/`)" in text
+    assert "Arm: `--set data.holdout_classes=[5, 6, 7, 8, 9] --set model.embedding_dim=64`" in text
+    write_replicates(RUNS[:2], tmp_path / "metrics/unseen-2d")
+    assert main(["report", "--dim", "64", "--from-files", "--against", "metrics/unseen-2d"]) == 2
+    err = capsys.readouterr().err
+    assert "--against metrics/unseen-2d: no replicate of seed 2 to pair with (it holds seeds 0, 1)" in err
+    assert "Against" not in markdown(summarise(RUNS, [5, 6, 7, 8, 9]))  # the 2-D report as it was
+
+
 def test_too_few_runs_say_how_to_get_them():
     with pytest.raises(ReportError, match=r"^1 unseen-classes run\(s\) found \(held out: \[5, 6, 7, 8, 9\]\); the report "
                                           r"needs at least 2 seeds: python -m siamese_mnist unseen queue, then"):

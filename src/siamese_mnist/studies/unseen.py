@@ -14,6 +14,8 @@ seed, as DVC experiments:
 
 ``--dim D`` (both commands) runs and reports the same protocol at ``model.embedding_dim: D`` (experiments
 ``unseen-d<D>-s<N>``; files ``metrics/unseen-d<D>.*``, ``metrics/unseen-d<D>/``): is it the 2-D bottleneck?
+Its report also pairs each seed with that seed's run at params.yaml's dimension (``--against``, by default
+``metrics/unseen``: D-dimensional minus 2-D, same seed, same episodes).
 
 The report takes every experiment whose dvc.lock differs from HEAD's in ``seed`` and the held-out classes
 alone, and keeps each run's per-epoch tables and pixel figures in ``metrics/unseen/seed-<N>.json`` (tracked),
@@ -36,7 +38,7 @@ from .experiments import RepoReader, queue_runs, read_output, waiting_names
 from .replicates import (ReportError, Run, check_identity, final_column, find_runs, gather, head_identity,
                          read_replicates, write_replicates)
 from .stats import interval, paired
-from .tables import percent_or_decimals, table
+from .tables import arm, percent_or_decimals, table
 
 UNSEEN = [5, 6, 7, 8, 9]
 METRICS = ("oneshot_holdout_acc", "holdout_map_at_r", "holdout_roc_auc")
@@ -85,23 +87,42 @@ def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MOD
     }
 
 
+def against(runs: list[Run], base: list[Run], folder: str, models: tuple[str, ...] = MODELS) -> dict:
+    """Each model's held-out figures minus ``base``'s (another arm's replicate files), seed by seed."""
+    by_seed = {r.seed: r for r in base}
+    missing = [r.seed for r in runs if r.seed not in by_seed]
+    if missing:
+        raise ReportError(f"--against {folder}: no replicate of seed {missing[0]} to pair with (it holds seeds "
+                          f"{', '.join(str(s) for s in sorted(by_seed)) or 'none'})")
+    matched = [by_seed[r.seed] for r in runs]
+    return {"folder": folder, "seeds": [r.seed for r in runs],
+            "paired": {m: {k: paired(final_column(runs, m, k, BOUNDS), final_column(matched, m, k, BOUNDS), BOUNDS)
+                           for k in METRICS} for m in models}}
+
+
 def _cell(metric: str, s: dict) -> str:
     return percent_or_decimals(s, metric in PERCENT_METRICS)
 
 
-def markdown(report: dict) -> str:
+def markdown(report: dict, json_out: str = "metrics/unseen.json", replicates: str = "metrics/unseen",
+             vary: dict | None = None) -> str:
     seeds = ", ".join(str(r["seed"]) for r in report["runs"])
     held = ", ".join(map(str, report["holdout_classes"]))
     cols = list(report["final"])
     lines = [f"# Unseen classes: trained on the other digits, scored on {held} alone",
              "", f"{len(report['runs'])} seeds ({seeds}); written by `python -m siamese_mnist unseen report --write` "
-             "(`metrics/unseen.json`; each run's tables: `metrics/unseen/`). Each cell: mean ± sample standard",
+             f"(`{json_out}`; each run's tables: `{replicates}/`). Each cell: mean ± sample standard",
              "deviation [95 % confidence interval of the mean, Student's t]; accuracies and MAP@R in percent.",
-             "Test images of the held-out digits only; nothing was tuned on them.",
+             "Test images of the held-out digits only; nothing was tuned on them.", *arm(vary),
              "", *table("metric", cols, [(LABELS[k], [_cell(k, report["final"][c][k]) for c in cols]) for k in METRICS])]
     diffs = list(report["paired"])
     lines += ["", "## Paired differences (same seed, same episodes and pairs)", "",
               *table("metric", diffs, [(LABELS[k], [_cell(k, report["paired"][d][k]) for d in diffs]) for k in METRICS])]
+    if "against" in report:
+        a, seeds = report["against"], ", ".join(map(str, report["against"]["seeds"]))
+        rows = [(LABELS[k], [_cell(k, a["paired"][m][k]) for m in a["paired"]]) for k in METRICS]
+        lines += ["", f"## Against `{a['folder']}/` (these runs − those, same seed: {seeds})", "",
+                  *table("metric", list(a["paired"]), rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -167,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--dim", type=int, default=None,
                        help="runs at this model.embedding_dim instead of params.yaml's (experiments unseen-d<D>-s<N>; "
                             "the report's files get -d<D>: metrics/unseen-d<D>.json, ...)")
+    r.add_argument("--against", metavar="FOLDER", help="also pair each seed with that seed's replicate file in FOLDER "
+                   "(these runs minus those); with --dim, metrics/unseen (params.yaml's dimension) unless given")
     args = ap.parse_args(argv)
     if args.command == "report" and args.dim is not None:  # the defaults of another study's files
         for key, default in (("json_out", "metrics/unseen.json"), ("markdown_out", "metrics/unseen.md"),
@@ -174,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             if getattr(args, key) == default:
                 stem, dot, ext = default.partition(".")
                 setattr(args, key, f"{stem}-d{args.dim}{dot}{ext}")
+        args.against = args.against or "metrics/unseen"
     from ..atomic import write_bytes, write_json
     from ..errors import DiskFullError
 
@@ -202,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         runs, _, from_files = gather([], args.from_files, args.replicates, "params.yaml",
                                      vary=varied(args.holdout, args.dim))
         report = summarise(runs, args.holdout)
-        text = markdown(report)
+        if args.command == "report" and args.against:
+            report["against"] = against(runs, read_replicates(args.against), args.against.rstrip("/"))
+        vary = varied(args.holdout, args.dim) if args.dim is not None else None  # the default study: no arm line
+        text = markdown(report, args.json_out, args.replicates.rstrip("/"), vary)
         if not args.write:
             sys.stdout.write(text)
             return 0
