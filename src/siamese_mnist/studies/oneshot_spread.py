@@ -7,7 +7,7 @@ differences (model - CNN, model - pixels: the same seed, the same episodes)."""
 
 from __future__ import annotations
 
-from .replicates import ReportError, Run, final_column
+from .replicates import ReportError, Run, final_column, same_seeds
 from .stats import interval, paired
 from .tables import arm, cell, table
 
@@ -58,12 +58,7 @@ def summarise(runs: list[Run], models: tuple[str, ...]) -> dict:
 def against(runs: list[Run], base: list[Run], models: tuple[str, ...], folder: str) -> dict:
     """This report's runs minus ``base``'s (the replicate files of another arm, say without rotations), seed by seed:
     each model's every figure; a seed of ``runs`` that ``base`` lacks is one line naming it."""
-    by_seed = {r.seed: r for r in base}
-    missing = [r.seed for r in runs if r.seed not in by_seed]
-    if missing:
-        raise ReportError(f"--against {folder}: no replicate of seed {missing[0]} to pair with (it holds seeds "
-                          f"{', '.join(str(s) for s in sorted(by_seed)) or 'none'})")
-    matched = [by_seed[r.seed] for r in runs]
+    matched = same_seeds(runs, base, folder)
     metrics = [*test_metrics(runs[0]), *VAL_METRICS]
     return {"folder": folder, "seeds": [r.seed for r in runs],
             "paired": {m: {k: paired(final_column(runs, m, k, bounds(k)), final_column(matched, m, k, bounds(k)),

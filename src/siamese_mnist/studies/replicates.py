@@ -54,6 +54,16 @@ def final_column(runs: list[Run], model: str, metric: str, bounds: tuple[float, 
     return out
 
 
+def same_seeds(runs: list[Run], base: list[Run], folder: str) -> list[Run]:
+    """``base``'s run of each run's seed, in ``runs``' order (another arm to pair with); a seed it lacks is one line."""
+    by_seed = {r.seed: r for r in base}
+    missing = [r.seed for r in runs if r.seed not in by_seed]
+    if missing:
+        raise ReportError(f"--against {folder}: no replicate of seed {missing[0]} to pair with (it holds seeds "
+                          f"{', '.join(str(s) for s in sorted(by_seed)) or 'none'})")
+    return [by_seed[r.seed] for r in runs]
+
+
 def lock_seed(lock: dict) -> int | None:
     """The seed the run's stages ran with (None if no stage reads it)."""
     seeds = {f["seed"] for stage in lock.get("stages", {}).values()

@@ -36,7 +36,7 @@ import numpy as np
 from ..config import MODELS
 from .experiments import RepoReader, queue_runs, read_output, waiting_names
 from .replicates import (ReportError, Run, check_identity, final_column, find_runs, gather, head_identity,
-                         read_replicates, write_replicates)
+                         read_replicates, same_seeds, write_replicates)
 from .stats import interval, paired
 from .tables import arm, percent_or_decimals, table
 
@@ -89,12 +89,7 @@ def summarise(runs: list[Run], holdout: list[int], models: tuple[str, ...] = MOD
 
 def against(runs: list[Run], base: list[Run], folder: str, models: tuple[str, ...] = MODELS) -> dict:
     """Each model's held-out figures minus ``base``'s (another arm's replicate files), seed by seed."""
-    by_seed = {r.seed: r for r in base}
-    missing = [r.seed for r in runs if r.seed not in by_seed]
-    if missing:
-        raise ReportError(f"--against {folder}: no replicate of seed {missing[0]} to pair with (it holds seeds "
-                          f"{', '.join(str(s) for s in sorted(by_seed)) or 'none'})")
-    matched = [by_seed[r.seed] for r in runs]
+    matched = same_seeds(runs, base, folder)
     return {"folder": folder, "seeds": [r.seed for r in runs],
             "paired": {m: {k: paired(final_column(runs, m, k, BOUNDS), final_column(matched, m, k, BOUNDS), BOUNDS)
                            for k in METRICS} for m in models}}
