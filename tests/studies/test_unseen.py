@@ -103,6 +103,8 @@ def test_a_dimension_is_paired_seed_by_seed_with_the_2d_runs(tmp_path, monkeypat
     assert main(["report", "--dim", "64", "--from-files", "--against", "metrics/unseen-2d"]) == 2
     err = capsys.readouterr().err
     assert "--against metrics/unseen-2d: no replicate of seed 2 to pair with (it holds seeds 0, 1)" in err
+    assert main(["report", "--dim", "64", "--from-files", "--against", "nowhere"]) == 2
+    assert "--against nowhere: no replicate file (seed-<N>.json) there" in capsys.readouterr().err
     assert "Against" not in markdown(summarise(RUNS, [5, 6, 7, 8, 9]))  # the 2-D report as it was
 
 

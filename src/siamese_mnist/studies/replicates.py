@@ -56,6 +56,9 @@ def final_column(runs: list[Run], model: str, metric: str, bounds: tuple[float, 
 
 def same_seeds(runs: list[Run], base: list[Run], folder: str) -> list[Run]:
     """``base``'s run of each run's seed, in ``runs``' order (another arm to pair with); a seed it lacks is one line."""
+    if not base:
+        raise ReportError(f"--against {folder}: no replicate file (seed-<N>.json) there; name a report's replicates "
+                          "folder, e.g. metrics/replicates")
     by_seed = {r.seed: r for r in base}
     missing = [r.seed for r in runs if r.seed not in by_seed]
     if missing:

@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         runs, _, from_files = gather([], args.from_files, args.replicates, "params.yaml",
                                      vary=varied(args.holdout, args.dim))
         report = summarise(runs, args.holdout)
-        if args.command == "report" and args.against:
+        if args.against:
             report["against"] = against(runs, read_replicates(args.against), args.against.rstrip("/"))
         vary = varied(args.holdout, args.dim) if args.dim is not None else None  # the default study: no arm line
         text = markdown(report, args.json_out, args.replicates.rstrip("/"), vary)
