@@ -5,13 +5,14 @@ ROC curve and confusion matrix DVC plots. The probe's C and the threshold are ch
 import argparse
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 import _bootstrap  # noqa: F401
 from siamese_mnist.atomic import load_npz, write_csv, write_json
 from siamese_mnist.config import MODELS, load_params
 from siamese_mnist.evaluation import HEADLINE, HEADLINE_HOLDOUT, HEADLINE_VAL, evaluate_run
 from siamese_mnist.probe import probe_record
-from siamese_mnist.runtime import run_stage
+from siamese_mnist.runtime import machine_settings, run_stage, set_threads
 
 
 def main() -> None:
@@ -26,8 +27,10 @@ def main() -> None:
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
     p = load_params(args.params)
-    report = evaluate_run(load_npz(args.embeddings), p.evaluate, p.seed, p.data.holdout_classes,
-                          desc=f"evaluate {args.model}")
+    threads = set_threads(machine_settings()[1])  # SIAMESE_MNIST_THREADS, as training: two queued runs share the cores
+    with threadpool_limits(threads):  # numpy's, scipy's and sklearn's pools too (each defaulted to every core)
+        report = evaluate_run(load_npz(args.embeddings), p.evaluate, p.seed, p.data.holdout_classes,
+                              desc=f"evaluate {args.model}")
     final = report.table.iloc[-1]
     def value(key):
         return None if pd.isna(final[key]) else round(float(final[key]), 6)
