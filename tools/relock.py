@@ -88,17 +88,18 @@ def relock(stages: list[str]) -> None:
     relock_replicates({s: lock["stages"][s] for s in stages}, ROOT)
 
 
-# seeds --write, unseen report --write: the folder, and the params its identities leave out (they vary)
-REPLICATE_FOLDERS = {"metrics/replicates": ("seed",), "metrics/unseen": ("seed", "data.holdout_classes"),
-                     "metrics/unseen-d64": ("seed", "data.holdout_classes", "model.embedding_dim")}
+# seeds --write, unseen report --write: their folders (an arm's too: metrics/replicates-<arm>, metrics/unseen-d<D>),
+# and the params their identities leave out (they vary)
+REPLICATE_FOLDERS = {"metrics/replicates*": ("seed",),
+                     "metrics/unseen*": ("seed", "data.holdout_classes", "model.embedding_dim")}
 
 
 def relock_replicates(entries: dict, root: Path = ROOT) -> None:
     """The same proof re-records the code in the replicate files' identities, so the refactor orphans no replicate."""
     import json
 
-    for folder, varying in REPLICATE_FOLDERS.items():
-        for path in sorted((root / folder).glob("seed-*.json")):
+    for folders, varying in REPLICATE_FOLDERS.items():
+        for path in sorted(root.glob(f"{folders}/seed-*.json")):
             record = json.loads(path.read_text())
             ident = record.get("identity") or {}
             touched = [s for s in entries if s in ident]

@@ -131,11 +131,12 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
     for r in runs:
         r.identity = identity(_lock(seed=r.seed, md5="old"), stages)
     write_replicates(runs, tmp_path / "metrics/replicates")
+    write_replicates(runs, tmp_path / "metrics/replicates-rotations")  # an arm's folder (seeds --replicates)
     new = _lock(seed=0, md5="new")  # the refactored code, its outputs proven byte-identical
     new["stages"]["train@cnn"]["params"]["params.yaml"]["cnn.block"] = "conv_bn_relu_pool"  # a param added
     relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, root=tmp_path)
-    back = read_replicates(tmp_path / "metrics/replicates")
-    check_identity(back, "metrics/replicates", identity(new, stages))  # no replicate orphaned
+    for folder in ("metrics/replicates", "metrics/replicates-rotations"):  # no replicate orphaned, an arm's neither
+        check_identity(read_replicates(tmp_path / folder), folder, identity(new, stages))
     assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
         json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
                                for m, t in runs[1].tables.items()}))
