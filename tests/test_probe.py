@@ -60,3 +60,21 @@ def test_select_logreg_keeps_the_c_that_validation_prefers():
     assert c == 1.0 and pipe.score(val, val_y) > 0.95
     pipe, c = select_logreg(fit, fit_y, val, val_y, (1.0, 2.0))  # equal on validation: the smaller C wins
     assert c == 1.0
+
+
+def test_the_probe_is_the_same_whatever_blas_threads_the_caller_allows():
+    """At D = 64, lbfgs's weights depend on OpenBLAS's thread count (benchmarks/probe_threads.py): the probe pins
+    one thread, so a 16-core machine, CI's 2 cores and a queued `SIAMESE_MNIST_THREADS=1` run fit the same probe."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng([0, 64])
+    centres = rng.normal(size=(10, 64))
+    y = rng.integers(0, 10, 6000)
+    x = centres[y] + rng.normal(scale=3.0, size=(6000, 64))
+    fit, val = (x[:5000], y[:5000]), (x[5000:], y[5000:])
+    fitted = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            pipe, c = select_logreg(*fit, *val, (0.1, 10.0))
+        fitted.append((pipe[-1].coef_.tobytes(), pipe[-1].intercept_.tobytes(), c))
+    assert fitted[0] == fitted[1]
