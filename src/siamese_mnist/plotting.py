@@ -190,7 +190,7 @@ def unseen_picture(embeddings: dict[str, tuple[np.ndarray, np.ndarray]], holdout
                 pts = x[labels == c]
                 ax.scatter(pts[:, 0], pts[:, 1], s=1, color=COLORS[int(c) % 10], label=str(c), linewidths=0)
             ax.set(xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]),
-                   title=f"{model}: {what}", xticks=[], yticks=[])
+                   title=f"{model}: {what}{_dims_note(x)}", xticks=[], yticks=[])
             if j == len(embeddings) - 1:  # one legend per row, beside it: inside, it hid a cluster
                 ax.legend(markerscale=8, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), title="digit")
     fig.tight_layout()

@@ -53,8 +53,10 @@ def test_the_replicate_files_keep_the_pixels_and_give_the_same_report(tmp_path):
     assert summarise(back, [5, 6, 7, 8, 9]) == summarise(RUNS, [5, 6, 7, 8, 9])
 
 
-def test_the_picture_and_the_queue_command():
+def test_the_picture_and_the_queue_command(monkeypatch):
     import numpy as np
+
+    from siamese_mnist import plotting
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
@@ -63,6 +65,12 @@ def test_the_picture_and_the_queue_command():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert queue_sets(3, [5, 6]) == ["seed=3", "data.holdout_classes=[5,6]"]
     assert queue_sets(3, [5, 6], 64) == ["seed=3", "data.holdout_classes=[5,6]", "model.embedding_dim=64"]
+    # at D = 64 the picture draws two of the 64 dimensions, and each panel says which
+    titles = []
+    monkeypatch.setattr(plotting.plt, "close", lambda fig: titles.extend(ax.get_title() for ax in fig.axes))
+    picture({m: (np.pad(x, ((0, 0), (0, 62))), y) for m, (x, y) in emb.items()}, [5, 6, 7, 8, 9])
+    assert {"cnn: seen digits · dims 1–2 of 64", "triplet: unseen digits · dims 1–2 of 64"} <= set(titles)
+    assert len(titles) == 6 and all(t.endswith(" · dims 1–2 of 64") for t in titles)
 
 
 def test_another_dimension_is_another_study_with_its_own_files(tmp_path, monkeypatch, capsys):
