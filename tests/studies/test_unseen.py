@@ -67,7 +67,8 @@ def test_the_picture_and_the_queue_command(monkeypatch):
     assert queue_sets(3, [5, 6], 64) == ["seed=3", "data.holdout_classes=[5,6]", "model.embedding_dim=64"]
     # at D = 64 the picture draws two of the 64 dimensions, and each panel says which
     titles = []
-    monkeypatch.setattr(plotting.plt, "close", lambda fig: titles.extend(ax.get_title() for ax in fig.axes))
+    close = plotting.plt.close
+    monkeypatch.setattr(plotting.plt, "close", lambda fig: (titles.extend(ax.get_title() for ax in fig.axes), close(fig)))
     picture({m: (np.pad(x, ((0, 0), (0, 62))), y) for m, (x, y) in emb.items()}, [5, 6, 7, 8, 9])
     assert {"cnn: seen digits · dims 1–2 of 64", "triplet: unseen digits · dims 1–2 of 64"} <= set(titles)
     assert len(titles) == 6 and all(t.endswith(" · dims 1–2 of 64") for t in titles)
