@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--dims", type=int, nargs="+", default=[2, 16, 64])
     ap.add_argument("--repeats", type=int, default=3, help="alternating 1- and 2-thread fits; the median is kept")
     args = ap.parse_args()
+    if min(args.dims) < 1 or args.repeats < 1:
+        ap.error("--dims and --repeats must be whole numbers >= 1")
     rows = []
     for dim in args.dims:
         x, y = embeddings(dim, 10_000, seed=0)
