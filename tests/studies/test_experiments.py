@@ -87,3 +87,36 @@ def test_a_subprojects_files_are_read_from_its_folder_git_and_dvc_tracked_alike(
         assert reader.read("out.txt", "HEAD") == "made"
     finally:
         reader.close()
+
+
+def test_each_project_lists_its_own_experiments_not_the_other_projects_in_the_same_git_repo(repo):
+    # DVC lists every experiment of the git repo: the top project's `search select` read omniglot/'s search-r1-k1
+    # and told the user to `dvc exp remove` it. Each project now sees only the runs that changed its own dvc.lock.
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    stage = ("stages:\n  make:\n    cmd: python -c \"import yaml; open('out.txt', 'w')"
+             ".write(str(yaml.safe_load(open('params.yaml'))['seed']))\"\n"
+             "    params:\n      - seed\n    outs:\n      - out.txt\n")
+    sub = repo / "sub"
+    sub.mkdir()
+
+    def run(where, *args):
+        subprocess.run(args, cwd=where, env=env, check=True, capture_output=True)
+
+    run(sub, "dvc", "init", "-q", "--subdir")
+    (sub / "params.yaml").write_text("seed: 7\n")
+    for where in (repo, sub):
+        (where / "dvc.yaml").write_text(stage)
+        run(where, "dvc", "repro", "-q")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "two projects")
+    # --temp, as queued runs do (a workspace run would leave its params behind for the other project's run to commit)
+    run(repo, "dvc", "exp", "run", "-q", "--temp", "-n", "top-seed-5", "-S", "seed=5")
+    run(sub, "dvc", "exp", "run", "-q", "--temp", "-n", "sub-seed-8", "-S", "seed=8")
+    for where, name, seed in ((repo, "top-seed-5", "5"), (sub, "sub-seed-8", "8")):
+        reader = RepoReader(where)
+        try:
+            assert [n for n, _ in reader.experiments()] == [name]
+            assert reader.read("out.txt", reader.experiments()[0][1]) == seed
+        finally:
+            reader.close()

@@ -66,11 +66,20 @@ class RepoReader:
         return Path(self.repo.cache.local.oid_to_path(md5)).read_bytes()
 
     def experiments(self) -> list[tuple[str, str]]:
-        """(name, sha) of every experiment of every baseline, newest commit first."""
+        """(name, sha) of every experiment of this project, of every baseline, newest commit first. DVC lists the
+        whole git repo's (omniglot/'s beside the top project's): one is this project's when its commit changes this
+        project's dvc.lock, or no dvc.lock at all (a run that changed nothing belongs to no project in particular).
+        A workspace run that committed the other project's uncommitted changes too is listed by both, as before."""
         found = [(name, sha) for exps in self.repo.experiments.ls(all_commits=True).values()
-                 for name, sha in exps if sha]
+                 for name, sha in exps if sha and self._ours(sha)]
         times = {sha: self.repo.scm.resolve_commit(sha).commit_time for _, sha in found}
         return sorted(found, key=lambda e: -times[e[1]])
+
+    def _ours(self, sha: str) -> bool:
+        changed = subprocess.run(["git", "diff-tree", "-r", "--name-only", "--no-commit-id", sha],
+                                 cwd=self.repo.scm.root_dir, capture_output=True, text=True, check=True).stdout
+        locks = {p for p in changed.splitlines() if p == "dvc.lock" or p.endswith("/dvc.lock")}
+        return not locks or f"{self.prefix}dvc.lock" in locks
 
     def head(self) -> str:
         return self.repo.scm.get_rev()
