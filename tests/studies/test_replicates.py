@@ -120,6 +120,31 @@ def test_a_replicate_file_of_other_params_or_code_is_refused_naming_the_stage_an
     assert [r.identity for r in read_replicates(tmp_path)] == [r.identity for r in runs]
 
 
+def test_an_arms_file_is_read_by_a_report_that_also_sets_a_param_the_file_ran_at_that_value():
+    # Omniglot's small1 runs were written as the arm {omniglot.background}; once params.yaml turned the Siamese
+    # network's rotations on, they are the arm {omniglot.background, siamese.rotations: false}: the same files.
+    from siamese_mnist.studies.replicates import check_identity, identity
+
+    def lock(seed, background, turned):
+        out = _lock(seed=seed)
+        out["stages"]["train@cnn"]["params"]["params.yaml"].update(background=background, cnn={"lr": 0.003,
+                                                                                                  "rotations": turned})
+        return out
+
+    runs = _runs_with_gaps()
+    for r in runs:  # as `seeds --write --set background=small1` recorded them, when rotations were off
+        r.identity = identity(lock(r.seed, "small1", False), {"train"}, ("background",))
+    head = lock(0, "full", True)  # rotations on at HEAD now
+    with pytest.raises(ReportError, match=r"seed-0.json: stage train@cnn ran cnn = \{'lr': 0.003, 'rotations': "
+                                          r"False\}, HEAD \{'lr': 0.003, 'rotations': True\}"):
+        check_identity(runs, "small1", identity(head, {"train"}, ("background",)), {"background": "small1"})
+    arm = {"background": "small1", "cnn.rotations": False}
+    check_identity(runs, "small1", identity(head, {"train"}, tuple(arm)), arm)
+    with pytest.raises(ReportError, match=r"^small1/seed-0.json: stage train@cnn ran cnn.rotations = False, not the "
+                                          r"True asked for \(--set\)"):
+        check_identity(runs, "small1", identity(head, {"train"}, tuple(arm)), {**arm, "cnn.rotations": True})
+
+
 def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
     import json
 

@@ -27,6 +27,22 @@ def identity(lock: dict, stages: set[str], vary: tuple[str, ...] = ()) -> dict:
     return out
 
 
+def without(ident: dict, vary: dict) -> tuple[dict, list[tuple[str, str, object]]]:
+    """(``ident``, an identity() as a replicate file records it, without the params of ``vary`` ({param: value}),
+    the (stage, param, value) it records at another value than ``vary``'s): a file written for one arm read as
+    another's that also sets a param the file's arm left as it was (small1's runs, Siamese rotations off)."""
+    out, clashes = {}, []
+    for name, rec in ident.items():
+        params = rec["params"]
+        for key, want in vary.items():
+            d, k = _section(params, key)
+            if k in d and d[k] != want:
+                clashes.append((name, key, d[k]))
+            params = _without(params, key)
+        out[name] = {**rec, "params": params}
+    return out, clashes
+
+
 def _section(params: dict, key: str) -> tuple[dict, str]:
     """(the dict that records param ``key``, its name there): ``params`` where it is recorded as named
     (``data.holdout_classes``, listed alone in dvc.yaml), else the section recorded whole (``cnn.rotations``)."""

@@ -16,7 +16,7 @@ import yaml
 
 from ..config import MODELS
 from .experiments import RepoReader
-from .identity import identity, lock_values
+from .identity import identity, lock_values, without
 
 
 class ReportError(RuntimeError):
@@ -204,7 +204,7 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
     workspace's params. A file used is checked against HEAD's identity first."""
     if from_files:
         runs = read_replicates(folder)
-        check_identity(runs, folder, head_identity(vary))
+        check_identity(runs, folder, head_identity(vary), vary)
         return runs, yaml.safe_load(Path(params_path).read_text()), {r.seed for r in runs}
     try:
         reader = RepoReader(".")
@@ -226,7 +226,7 @@ def gather(revs: list[str], from_files: bool, folder: str | Path,
                 r.rev = f.rev  # HEAD moved on since; the file names the commit the run was read at
     files = [f for f in files if f.seed not in have]
     if files:
-        check_identity(files, folder, head_identity(vary))
+        check_identity(files, folder, head_identity(vary), vary)
         print(f"no experiment here ran seed(s) {', '.join(str(r.seed) for r in files)}{' with ' + str(vary) if vary else ''}: "
               f"reading {folder}/seed-*.json for them", file=sys.stderr)
     if params is None:
@@ -250,23 +250,29 @@ def head_identity(vary: dict | None = None, root: str | Path = ".") -> dict | No
         reader.close()
 
 
-def check_identity(runs: list[Run], folder: str | Path, ref: dict | None) -> None:
-    """Refuse a replicate file whose recorded identity is not HEAD's: it ran other params or code. A refactor
-    proven byte-identical (tools/same_outputs.sh) re-records the code of dvc.lock and of these files alike
-    (tools/relock.py), so it orphans none. Files without a recorded identity predate the check."""
+def check_identity(runs: list[Run], folder: str | Path, ref: dict | None, vary: dict | None = None) -> None:
+    """Refuse a replicate file whose recorded identity is not HEAD's (with ``vary``: but for those params, which it
+    must not record at another value): it ran other params or code. A refactor proven byte-identical
+    (tools/same_outputs.sh) re-records the code of dvc.lock and of these files alike (tools/relock.py), so it
+    orphans none. Files without a recorded identity predate the check."""
     if ref is None:
         return
     for r in runs:
-        if not r.identity or r.identity == ref:
+        mine, clashes = without(r.identity, vary or {})
+        if clashes:
+            stage, key, value = clashes[0]
+            raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} ran {key} = {value!r}, not the "
+                              f"{(vary or {})[key]!r} asked for (--set); name that arm's --replicates folder")
+        if not mine or mine == ref:
             continue
-        where = sorted(set(r.identity) ^ set(ref)) or [k for k in sorted(ref) if r.identity[k] != ref[k]]
+        where = sorted(set(mine) ^ set(ref)) or [k for k in sorted(ref) if mine[k] != ref[k]]
         stage = where[0]
         what = ("is not in HEAD's pipeline" if stage not in ref else "is missing from it") \
-            if stage not in ref or stage not in r.identity else next(
-            (f"ran {k} = {r.identity[stage]['params'].get(k)!r}, HEAD {ref[stage]['params'].get(k)!r}"
-             for k in sorted(set(r.identity[stage]["params"]) | set(ref[stage]["params"]))
-             if r.identity[stage]["params"].get(k) != ref[stage]["params"].get(k)),
-            "ran other code: " + ", ".join(p for p in sorted(set(r.identity[stage]["code"]) | set(ref[stage]["code"]))
-                                           if r.identity[stage]["code"].get(p) != ref[stage]["code"].get(p)))
+            if stage not in ref or stage not in mine else next(
+            (f"ran {k} = {mine[stage]['params'].get(k)!r}, HEAD {ref[stage]['params'].get(k)!r}"
+             for k in sorted(set(mine[stage]["params"]) | set(ref[stage]["params"]))
+             if mine[stage]["params"].get(k) != ref[stage]["params"].get(k)),
+            "ran other code: " + ", ".join(p for p in sorted(set(mine[stage]["code"]) | set(ref[stage]["code"]))
+                                           if mine[stage]["code"].get(p) != ref[stage]["code"].get(p)))
         raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} {what}; rerun that seed, or, if a refactor "
                           "proven byte-identical changed the code, record it with tools/relock.py")

@@ -205,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                         for r in find_runs(reader, [], vary=varied(args.holdout, args.dim))}
             finally:
                 reader.close()
-            ref = head_identity(varied(args.holdout, args.dim))
+            vary = varied(args.holdout, args.dim)
+            ref = head_identity(vary)
             for r in read_replicates("metrics/unseen" if args.dim is None else f"metrics/unseen-d{args.dim}"):
                 try:  # a committed replicate the report takes is done, as an experiment of this clone is
-                    check_identity([r], "metrics/unseen", ref)
+                    check_identity([r], "metrics/unseen", ref, vary)
                     done.add(experiment_name(r.seed, args.dim))
                 except ReportError:
                     pass  # another pipeline's run: this seed runs again
