@@ -16,6 +16,7 @@ did change must rerun instead.
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def relock(stages: list[str]) -> None:
     rt.width = 80
     path = ROOT / "dvc.lock"
     lock = rt.load(path.read_text())
+    before = {s: json.loads(json.dumps(lock["stages"][s].get("params", {}))) for s in stages}
     for stage in stages:
         entry = lock["stages"][stage]
         kept = [d for d in entry["deps"] if not d["path"].startswith(CODE)]
@@ -85,7 +87,7 @@ def relock(stages: list[str]) -> None:
             recorded[key] = with_added_keys(recorded[key], param_value(key), f"{stage}: {key}")
     with open(path, "w") as fh:
         rt.dump(lock, fh)
-    relock_replicates({s: lock["stages"][s] for s in stages}, ROOT)
+    relock_replicates({s: lock["stages"][s] for s in stages}, ROOT, before)
 
 
 # seeds --write, unseen report --write: their folders (an arm's too: metrics/replicates-<arm>, metrics/unseen-d<D>),
@@ -94,10 +96,10 @@ REPLICATE_FOLDERS = {"metrics/replicates*": ("seed",),
                      "metrics/unseen*": ("seed", "data.holdout_classes", "model.embedding_dim")}
 
 
-def relock_replicates(entries: dict, root: Path = ROOT) -> None:
-    """The same proof re-records the code in the replicate files' identities, so the refactor orphans no replicate."""
-    import json
-
+def relock_replicates(entries: dict, root: Path, before: dict) -> None:
+    """The same proof re-records the code in the replicate files' identities, so the refactor orphans no replicate,
+    and the params it added to a stage (``entries`` against ``before``, each stage's params as dvc.lock had them):
+    only those, as an arm's file leaves out the params its arm set (--set), which dvc.lock holds at HEAD's value."""
     for folders, varying in REPLICATE_FOLDERS.items():
         for path in sorted(root.glob(f"{folders}/seed-*.json")):
             record = json.loads(path.read_text())
@@ -106,11 +108,22 @@ def relock_replicates(entries: dict, root: Path = ROOT) -> None:
             for s in touched:
                 ident[s]["code"] = {d["path"]: d.get("md5") for d in entries[s]["deps"]
                                     if d["path"].startswith(("src/", "stages/", "../src/", "../stages/"))}
-                recorded = {k: v for f in entries[s].get("params", {}).values() for k, v in f.items()
-                            if k not in varying}
+                added = added_keys(before.get(s, {}), json.loads(json.dumps(entries[s].get("params", {}))))
+                recorded = {k: v for f in added.values() for k, v in f.items() if k not in varying}
                 add_missing(ident[s]["params"], json.loads(json.dumps(recorded)))  # keys relock added to the lock
             if touched:
                 path.write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+
+
+def added_keys(old: dict, new: dict) -> dict:
+    """What ``new`` holds that ``old`` lacks, at any depth."""
+    out = {}
+    for k, v in new.items():
+        if k not in old:
+            out[k] = v
+        elif isinstance(v, dict) and isinstance(old[k], dict) and added_keys(old[k], v):
+            out[k] = added_keys(old[k], v)
+    return out
 
 
 def add_missing(recorded: dict, current: dict) -> None:

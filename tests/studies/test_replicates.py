@@ -8,11 +8,12 @@ from siamese_mnist.studies.replicates import ReportError, read_replicates, write
 from siamese_mnist.studies.spread import main, summarise
 
 
-def _lock(seed=0, lr=0.003, md5="aaa", stale=False):
+def _lock(seed=0, lr=0.003, md5="aaa", stale=False, rotations=None):
+    cnn = {"lr": lr} if rotations is None else {"lr": lr, "rotations": rotations}
     stages = {"train@cnn": {"cmd": "python stages/train.py cnn",
                             "deps": [{"path": "src/siamese_mnist/losses.py", "md5": md5},
                                      {"path": "data/index/cnn.npz", "md5": f"index-of-seed-{seed}"}],
-                            "params": {"params.yaml": {"seed": seed, "cnn": {"lr": lr}}}},
+                            "params": {"params.yaml": {"seed": seed, "cnn": cnn}}},
               "check": {"deps": [{"path": "params.yaml", "md5": f"file-of-seed-{seed}"}]}}
     if stale:  # an entry left in dvc.lock by a stage that dvc.yaml no longer has
         stages["train_cnn"] = {"deps": [{"path": "src/old.py", "md5": "zzz"}], "params": {"params.yaml": {"x": 1}}}
@@ -141,7 +142,7 @@ def test_an_arms_file_is_read_by_a_report_that_also_sets_a_param_the_file_ran_at
     arm = {"background": "small1", "cnn.rotations": False}
     check_identity(runs, "small1", identity(head, {"train"}, tuple(arm)), arm)
     with pytest.raises(ReportError, match=r"^small1/seed-0.json: stage train@cnn ran cnn.rotations = False, not the "
-                                          r"True asked for \(--set\)"):
+                                          r"True this report asks for"):
         check_identity(runs, "small1", identity(head, {"train"}, tuple(arm)), {**arm, "cnn.rotations": True})
 
 
@@ -152,16 +153,23 @@ def test_relock_records_the_proven_code_in_the_replicate_files_too(tmp_path):
     from siamese_mnist.studies.replicates import check_identity, identity
 
     stages = {"train"}
-    runs = _runs_with_gaps()
+    runs, arm = _runs_with_gaps(), _runs_with_gaps()
+    # an arm's folder (seeds --replicates): its identity leaves out the param it set
+    for r in arm:
+        r.identity = identity(_lock(seed=r.seed, md5="old", rotations=True), stages, ("cnn.rotations",))
+    write_replicates(arm, tmp_path / "metrics/replicates-rotations")
+    old = _lock(seed=0, md5="old", rotations=False)
     for r in runs:
-        r.identity = identity(_lock(seed=r.seed, md5="old"), stages)
+        r.identity = identity(_lock(seed=r.seed, md5="old", rotations=False), stages)
     write_replicates(runs, tmp_path / "metrics/replicates")
-    write_replicates(runs, tmp_path / "metrics/replicates-rotations")  # an arm's folder (seeds --replicates)
-    new = _lock(seed=0, md5="new")  # the refactored code, its outputs proven byte-identical
+    new = _lock(seed=0, md5="new", rotations=False)  # the refactored code, its outputs proven byte-identical
     new["stages"]["train@cnn"]["params"]["params.yaml"]["cnn.block"] = "conv_bn_relu_pool"  # a param added
-    relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, root=tmp_path)
-    for folder in ("metrics/replicates", "metrics/replicates-rotations"):  # no replicate orphaned, an arm's neither
-        check_identity(read_replicates(tmp_path / folder), folder, identity(new, stages))
+    relock_replicates({"train@cnn": new["stages"]["train@cnn"]}, tmp_path,
+                      {"train@cnn": old["stages"]["train@cnn"]["params"]})
+    check_identity(read_replicates(tmp_path / "metrics/replicates"), "metrics/replicates", identity(new, stages))
+    # no replicate orphaned, an arm's neither; nor is the arm's file given HEAD's rotations: false (a clash)
+    check_identity(read_replicates(tmp_path / "metrics/replicates-rotations"), "metrics/replicates-rotations",
+                   identity(new, stages, ("cnn.rotations",)), {"cnn.rotations": True})
     assert json.loads((tmp_path / "metrics/replicates/seed-1.json").read_text())["tables"] == \
         json.loads(json.dumps({m: t.astype(object).where(t.notna(), None).to_dict("list")
                                for m, t in runs[1].tables.items()}))

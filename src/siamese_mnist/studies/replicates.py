@@ -262,7 +262,7 @@ def check_identity(runs: list[Run], folder: str | Path, ref: dict | None, vary: 
         if clashes:
             stage, key, value = clashes[0]
             raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} ran {key} = {value!r}, not the "
-                              f"{(vary or {})[key]!r} asked for (--set); name that arm's --replicates folder")
+                              f"{(vary or {})[key]!r} this report asks for; name that arm's replicates folder")
         if not mine or mine == ref:
             continue
         where = sorted(set(mine) ^ set(ref)) or [k for k in sorted(ref) if mine[k] != ref[k]]
