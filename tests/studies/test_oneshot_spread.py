@@ -69,3 +69,24 @@ def test_against_pairs_each_seed_with_the_other_arms_run_of_that_seed():
     assert "Arm:" not in markdown(report) and "`metrics/seeds.json`" in markdown(report)
     with pytest.raises(ReportError, match=r"^--against x: no replicate of seed 2 to pair with \(it holds seeds 0, 1\)"):
         against(on, off[:2], MODELS, "x")
+
+
+def test_the_report_says_what_each_run_and_each_run_against_trained_with():
+    # the precision changes the figures (bf16 where the CPU has it, fp32 elsewhere): a reader must see a mix
+    on = [run(0, {"cnn": 20, "siamese": 18, "triplet": 30}), run(1, {"cnn": 22, "siamese": 21, "triplet": 30}),
+          run(2, {"cnn": 24, "siamese": 21, "triplet": 30})]
+    off = [run(s, {"cnn": 21, "siamese": 19, "triplet": 31}) for s in (0, 1, 2)]
+    fp32 = {m: {"precision": "fp32", "cpu": "AMD EPYC"} for m in MODELS}
+    for r in on[:2]:
+        r.machine = fp32
+    on[2].machine = {**fp32, "cnn": {"precision": "bf16-autocast", "cpu": "AMD EPYC"}}
+    for r in off:
+        r.machine = {m: {"precision": "bf16-autocast", "cpu": "AMD EPYC"} for m in MODELS}
+    off[0].machine = {}  # a run that recorded none
+    report = {**summarise(on, MODELS), "against": against(on, off, MODELS, "metrics/replicates-off")}
+    assert [r["trained_with"] for r in report["runs"]] == ["fp32 on AMD EPYC"] * 2 + [
+        "bf16-autocast on AMD EPYC; fp32 on AMD EPYC"]
+    text = markdown(report)
+    assert ("Trained with: fp32 on AMD EPYC (seeds 0, 1); bf16-autocast on AMD EPYC; fp32 on AMD EPYC (seed 2)."
+            in text.splitlines())
+    assert "Those runs trained with: unrecorded (seed 0); bf16-autocast on AMD EPYC (seeds 1, 2)." in text.splitlines()

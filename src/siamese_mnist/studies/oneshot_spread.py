@@ -7,7 +7,7 @@ differences (model - CNN, model - pixels: the same seed, the same episodes)."""
 
 from __future__ import annotations
 
-from .replicates import ReportError, Run, final_column, same_seeds
+from .replicates import ReportError, Run, final_column, same_seeds, trained_with
 from .stats import interval, paired
 from .tables import arm, cell, table
 
@@ -46,7 +46,7 @@ def summarise(runs: list[Run], models: tuple[str, ...]) -> dict:
     final["pixels"] = {k: interval(pixels[k], bounds(k)) for k in metrics}
     final["hausdorff"] = {LAKE: interval([float(r.pixels["hausdorff_lake_error"]) for r in runs], bounds(LAKE))}
     return {
-        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev} for r in runs],
+        "runs": [{"seed": r.seed, "name": r.name, "rev": r.rev, "trained_with": trained_with(r)} for r in runs],
         "final": final,
         "paired": {**{f"{m} - {BASELINE}": {k: paired(column(m, k), column(BASELINE, k), bounds(k))
                                             for k in (*metrics, *VAL_METRICS)} for m in models if m != BASELINE},
@@ -60,7 +60,7 @@ def against(runs: list[Run], base: list[Run], models: tuple[str, ...], folder: s
     each model's every figure; a seed of ``runs`` that ``base`` lacks is one line naming it."""
     matched = same_seeds(runs, base, folder)
     metrics = [*test_metrics(runs[0]), *VAL_METRICS]
-    return {"folder": folder, "seeds": [r.seed for r in runs],
+    return {"folder": folder, "seeds": [r.seed for r in runs], "trained_with": [trained_with(r) for r in matched],
             "paired": {m: {k: paired(final_column(runs, m, k, bounds(k)), final_column(matched, m, k, bounds(k)),
                                      bounds(k)) for k in metrics} for m in models}}
 
@@ -85,6 +85,14 @@ def _fmt(metric: str, s: dict | None) -> str:
     return cell(s, 1, 4) if metric.endswith("roc_auc") else cell(s, 100, 2)
 
 
+def machines(seeds: list[int], how: list[str | None]) -> str:
+    """'fp32 on AMD EPYC (seeds 0, 1); ...': what each run trained with, grouped (precision changes the figures)."""
+    groups: dict[str, list[str]] = {}
+    for seed, h in zip(seeds, how):
+        groups.setdefault(h or "unrecorded", []).append(str(seed))
+    return "; ".join(f"{h} (seed{'s' * (len(s) > 1)} {', '.join(s)})" for h, s in groups.items())
+
+
 def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str = "metrics/replicates",
              vary: dict | None = None) -> str:
     seeds = ", ".join(str(r["seed"]) for r in report["runs"])
@@ -99,6 +107,8 @@ def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str
              "alphabets, on which everything was chosen. Published on the 20 runs (Lake et al. 2015): people 4.5 %,",
              "Koch et al.'s Siamese ConvNet 8.0 %, a deep ConvNet 13.5 %, Modified Hausdorff Distance 38.8 %.",
              *arm(vary), "",
+             "Trained with: " + machines([r["seed"] for r in report["runs"]],
+                                         [r.get("trained_with") for r in report["runs"]]) + ".", "",
              "## Final epoch", "",
              *table("metric", cols, [(label(k), [_fmt(k, report["final"][c].get(k)) for c in cols]) for k in metrics]),
              "", "## Paired differences (same seed, same episodes)", "",
@@ -108,9 +118,11 @@ def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str
         a = report["against"]
         lines += ["", f"## Against `{a['folder']}` (this report − those runs, same seed: "
                   f"{', '.join(str(x) for x in a['seeds'])})", "",
+                  *([f"Those runs trained with: {machines(a['seeds'], a['trained_with'])}.", ""]
+                    if "trained_with" in a else []),
                   *table("metric", list(a["paired"]), [(label(k), [_fmt(k, a["paired"][m].get(k)) for m in a["paired"]])
                                                       for k in metrics])]
-    if any("*" in line for line in lines[8 + len(arm(vary)):]):  # past the header
+    if any("*" in line for line in lines[10 + len(arm(vary)):]):  # past the header
         lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches "
                   "past it."]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,12 @@ class Run:
     machine: dict = field(default_factory=dict)  # model -> {"precision", "cpu"} it trained with (metrics/runtime/)
 
 
+def trained_with(run: Run) -> str | None:
+    """'<precision> on <CPU>' of a run's training (each distinct one, models joined), None where unrecorded."""
+    seen = dict.fromkeys(f"{m['precision']} on {m['cpu']}" for m in run.machine.values())
+    return "; ".join(seen) or None
+
+
 def final_column(runs: list[Run], model: str, metric: str, bounds: tuple[float, float],
                  epoch: int | None = None) -> list[float]:
     """Each run's ``metric`` of ``model`` at its final epoch (or ``epoch``), every one checked: a model missing from

@@ -38,7 +38,7 @@ import yaml
 
 from ..config import MODELS
 from . import oneshot_spread
-from .replicates import ReportError, Run, final_column, gather, read_replicates, write_replicates
+from .replicates import ReportError, Run, final_column, gather, read_replicates, trained_with, write_replicates
 from .stats import interval, paired
 from .tables import arm, cell, percent_or_decimals, table
 
@@ -50,12 +50,6 @@ BASELINE = "cnn"
 RANGE = {k: (-1.0, 1.0) if k.endswith("silhouette") else (0.0, 1.0) for k in FINAL_METRICS}
 SECONDS = (0.0, math.inf)
 MIN_RUNS = 3  # fewer make an interval too wide to read (t = 12.7 at 2 seeds), so they need --allow-few
-
-
-def trained_with(run: Run) -> str | None:
-    """'<precision> on <CPU>' of a run's training (each distinct one, models joined), None where unrecorded."""
-    seen = dict.fromkeys(f"{m['precision']} on {m['cpu']}" for m in run.machine.values())
-    return "; ".join(seen) or None
 
 
 def summarise(runs: list[Run], epochs: list[int], models: tuple[str, ...] = MODELS) -> dict:
