@@ -1,8 +1,8 @@
 """The evaluate stage's logistic probe (5 C candidates, lbfgs) with one BLAS thread against two, side by side.
 
 Why `probe.select_logreg` pins BLAS to one thread: one is faster on these small problems, and at D = 64 the
-fitted weights depend on OpenBLAS's thread count (at D <= 16 they did not). Seeded Gaussian classes at the
-evaluate stage's sizes (10 000 points of 10 classes); run it alone:
+fitted weights depend on OpenBLAS's thread count (at D = 16 too on an AVX2-only EPYC; at D = 2 they did not).
+Seeded Gaussian classes at the evaluate stage's sizes (10 000 points of 10 classes); run it alone:
 
     python benchmarks/probe_threads.py [--dims 2 16 64] [--repeats 2]
 """
