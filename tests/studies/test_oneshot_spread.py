@@ -90,3 +90,14 @@ def test_the_report_says_what_each_run_and_each_run_against_trained_with():
     assert ("Trained with: fp32 on AMD EPYC (seeds 0, 1); bf16-autocast on AMD EPYC; fp32 on AMD EPYC (seed 2)."
             in text.splitlines())
     assert "Those runs trained with: unrecorded (seed 0); bf16-autocast on AMD EPYC (seeds 1, 2)." in text.splitlines()
+
+
+def test_a_clipped_interval_gets_its_footnote_and_only_then():
+    # CNN 1 % and 40 % over two seeds: mean 20.5, t(0.975, 1) = 12.71 · 27.58 / √2 reaches far below 0: clipped
+    clipped = summarise([run(0, {"cnn": 1, "siamese": 1, "triplet": 1}),
+                         run(1, {"cnn": 40, "siamese": 1, "triplet": 1})], MODELS)
+    assert clipped["final"]["cnn"]["lake_error"]["ci95"][0] == 0.0
+    assert "*: interval clipped to the metric's range" in markdown(clipped)
+    steady = summarise([run(0, {"cnn": 20, "siamese": 20, "triplet": 20}),
+                        run(1, {"cnn": 21, "siamese": 21, "triplet": 21})], MODELS)
+    assert "*: interval clipped" not in markdown(steady, vary={"cnn.rotations": True})

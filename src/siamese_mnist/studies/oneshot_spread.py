@@ -122,7 +122,7 @@ def markdown(report: dict, json_out: str = "metrics/seeds.json", replicates: str
                     if "trained_with" in a else []),
                   *table("metric", list(a["paired"]), [(label(k), [_fmt(k, a["paired"][m].get(k)) for m in a["paired"]])
                                                       for k in metrics])]
-    if any("*" in line for line in lines[10 + len(arm(vary)):]):  # past the header
+    if any("*" in line for line in lines if line.startswith("|")):  # a table cell marks a clipped end
         lines += ["", "*: interval clipped to the metric's range: from so few replicates the t-interval reaches "
                   "past it."]
     return "\n".join(lines) + "\n"

@@ -263,12 +263,13 @@ def check_identity(runs: list[Run], folder: str | Path, ref: dict | None, vary: 
     orphans none. Files without a recorded identity predate the check."""
     if ref is None:
         return
+    vary = vary or {}
     for r in runs:
-        mine, clashes = without(r.identity, vary or {})
+        mine, clashes = without(r.identity, vary)
         if clashes:
             stage, key, value = clashes[0]
             raise ReportError(f"{folder}/seed-{r.seed}.json: stage {stage} ran {key} = {value!r}, not the "
-                              f"{(vary or {})[key]!r} this report asks for; name that arm's replicates folder")
+                              f"{vary[key]!r} this report asks for; name that arm's replicates folder")
         if not mine or mine == ref:
             continue
         where = sorted(set(mine) ^ set(ref)) or [k for k in sorted(ref) if mine[k] != ref[k]]
